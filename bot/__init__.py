@@ -1,0 +1,1 @@
+"""MōtriForge transport layer: aiogram routers, middlewares, CLI, scheduler, Bot API emulator."""

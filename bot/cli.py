@@ -1,0 +1,188 @@
+"""The `motriforge` command line (Typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import domain
+from domain import migrate
+from domain.config import ConfigError, Settings, load_settings
+from domain.db import Database, DatabaseUnavailable, create_engine, open_database
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="motriforge",
+    help="MōtriForge: a coaching platform whose front door is a Telegram bot.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administration: institutions, roles, invites, users.")
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    # One plain line (no wrapping, no markup) so scripts and people read the same thing.
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        fail(str(error), EXIT_CONFIG)
+
+
+def with_database(work: Callable[[Database], Awaitable[T]], *, announce: bool = True) -> T:
+    """Open the configured (or embedded) database, run `work`, release the embedded server."""
+
+    async def run() -> T:
+        database = await open_database(settings(), announce=announce)
+        try:
+            return await work(database)
+        finally:
+            database.stop()
+
+    try:
+        return asyncio.run(run())
+    except DatabaseUnavailable as error:
+        fail(str(error), EXIT_UNAVAILABLE)
+    except OSError as error:  # connection refused, unknown host …
+        fail(f"database unreachable: {error}", EXIT_UNAVAILABLE)
+
+
+def not_yet(command: str) -> NoReturn:
+    fail(f"`motriforge {command}` is not available yet in this version.", 1)
+
+
+@app.command()
+def version() -> None:
+    """Print the MōtriForge version."""
+    out.print(f"motriforge {domain.__version__}")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, the database and the migration state."""
+    config = settings()
+    table = Table(title="configuration", show_header=True)
+    table.add_column("variable")
+    table.add_column("value")
+    for name, value in config.masked().items():
+        table.add_row(name, value)
+    out.print(table)
+
+    async def check(database: Database) -> tuple[str, str | None]:
+        from sqlalchemy import text
+
+        engine = create_engine(database.url)
+        try:
+            async with engine.connect() as connection:
+                server = (await connection.execute(text("SHOW server_version"))).scalar_one()
+        finally:
+            await engine.dispose()
+        return str(server), await migrate.current_revision(database.url)
+
+    server, current = with_database(check)
+    head = migrate.head_revision()
+    out.print(f"database: reachable, PostgreSQL {server}")
+    if current == head:
+        out.print(f"migrations: up to date ({head})")
+    else:
+        out.print(f"migrations: behind (database at {current or 'empty'}, code at {head})")
+        out.print("run `motriforge db upgrade`")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+
+    async def work(database: Database) -> str | None:
+        await migrate.upgrade(database.url, revision)
+        return await migrate.current_revision(database.url)
+
+    out.print(f"database at revision {with_database(work)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")],
+) -> None:
+    """Revert migrations down to REVISION."""
+
+    async def work(database: Database) -> str | None:
+        await migrate.downgrade(database.url, revision)
+        return await migrate.current_revision(database.url)
+
+    out.print(f"database at revision {with_database(work) or 'base (empty)'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the code's head."""
+    current = with_database(lambda database: migrate.current_revision(database.url))
+    head = migrate.head_revision()
+    state = "up to date" if current == head else "behind"
+    out.print(f"current: {current or 'base (empty)'}\nhead:    {head} ({state})")
+
+
+@app.command()
+def run() -> None:
+    """Run the bot with long polling."""
+    not_yet("run")
+
+
+@app.command()
+def webhook() -> None:
+    """Run the bot behind a webhook (aiohttp server, secret token checked)."""
+    not_yet("webhook")
+
+
+@app.command()
+def shell() -> None:
+    """Chat with the bot in the terminal, against the local Bot API emulator."""
+    not_yet("shell")
+
+
+@app.command()
+def seed() -> None:
+    """Load the reference data (idempotent)."""
+    not_yet("seed")
+
+
+@app.command("import-program")
+def import_program(file: Annotated[str, typer.Argument(help="YAML, JSON or CSV program")]) -> None:
+    """Import a program document."""
+    not_yet("import-program")
+
+
+@admin_app.callback(invoke_without_command=True)
+def admin(ctx: typer.Context) -> None:
+    """Institutions, roles, invites, user export and erasure."""
+    if ctx.invoked_subcommand is None:
+        not_yet("admin")
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

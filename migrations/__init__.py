@@ -1,0 +1,1 @@
+"""Alembic environment and revisions (imports domain.models only)."""
