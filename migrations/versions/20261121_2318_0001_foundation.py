@@ -2,7 +2,7 @@
 
 Revision ID: 0001_foundation
 Revises:
-Create Date: 2026-11-21 23:45:00+00:00
+Create Date: 2026-11-21 23:18:00+00:00
 """
 
 from __future__ import annotations
