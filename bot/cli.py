@@ -163,8 +163,50 @@ def shell() -> None:
 
 @app.command()
 def seed() -> None:
-    """Load the reference data (idempotent)."""
-    not_yet("seed")
+    """Load the reference data: lookups, muscles, equipment, roles, permissions, exercises."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from domain.db import session_factory
+    from domain.reference.loader import (
+        ReferenceDataError,
+        SeedReport,
+        load_reference_data,
+        read_reference_data,
+    )
+
+    try:
+        data = read_reference_data()
+    except ReferenceDataError as error:
+        fail(str(error))
+
+    async def work(database: Database) -> SeedReport:
+        current = await migrate.current_revision(database.url)
+        if current != migrate.head_revision():
+            fail("the database schema is not up to date; run `motriforge db upgrade` first")
+        engine = create_engine(database.url)
+        try:
+            with Progress(
+                TextColumn("{task.description:<12}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                console=err,
+            ) as bar:
+                task = bar.add_task("reference", total=6)
+
+                def advance(label: str, done: int, total: int) -> None:
+                    bar.update(task, description=label, completed=done, total=total)
+
+                async with session_factory(engine)() as session, session.begin():
+                    return await load_reference_data(session, data, progress=advance)
+        finally:
+            await engine.dispose()
+
+    report = with_database(work)
+    if report.total == 0:
+        out.print("reference data: already up to date (0 rows changed)")
+    else:
+        changed = ", ".join(f"{table} {count}" for table, count in sorted(report.changes.items()))
+        out.print(f"reference data: {report.total} rows changed ({changed})")
 
 
 @app.command("import-program")

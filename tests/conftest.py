@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain import migrate
 from domain.config import to_asyncpg
-from domain.db import EmbeddedPostgres, asyncpg_connect_kwargs, create_engine
+from domain.db import EmbeddedPostgres, asyncpg_connect_kwargs, create_engine, session_factory
+from domain.reference.loader import load_reference_data
 
 
 @pytest.fixture(scope="session")
@@ -81,9 +82,16 @@ async def database_factory(server_url: URL) -> AsyncIterator[DatabaseFactory]:
 
 @pytest.fixture(scope="session")
 async def database_url(database_factory: DatabaseFactory) -> URL:
-    """The session's database, migrated to head with Alembic (never create_all)."""
+    """The session's database: migrated to head with Alembic (never create_all), then seeded
+    with the reference data, as `motriforge db upgrade && motriforge seed` would."""
     url = await database_factory.create()
     await migrate.upgrade(url, "head")
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await load_reference_data(session)
+    finally:
+        await engine.dispose()
     return url
 
 
