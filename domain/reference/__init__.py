@@ -1,0 +1,1 @@
+"""Reference data (data files) and its idempotent loader."""
