@@ -191,7 +191,7 @@ def seed() -> None:
                 TextColumn("{task.completed}/{task.total}"),
                 console=err,
             ) as bar:
-                task = bar.add_task("reference", total=6)
+                task = bar.add_task("reference", total=None)
 
                 def advance(label: str, done: int, total: int) -> None:
                     bar.update(task, description=label, completed=done, total=total)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,26 @@ class ReferenceData:
     roles: list[RoleItem]
     permissions: Permissions
     exercises: list[ExerciseItem]
+    # Parsed files of the other sections (see SECTIONS), by section label.
+    sections: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Section:
+    """Reference data of one area, kept beside its feature: how to read it, how to write it.
+
+    `read(data_dir)` parses and validates (raising ReferenceDataError) before anything is
+    written; `load(context, parsed)` upserts through `LoaderContext.put` so it stays idempotent.
+    """
+
+    label: str
+    read: Callable[[Path], Any]
+    load: Callable[[LoaderContext, Any], Awaitable[None]]
+
+
+def registered_sections() -> list[Section]:
+    """The areas beyond the catalogue, in load order (later areas may use earlier ids)."""
+    return []
 
 
 @dataclass
@@ -100,7 +121,8 @@ def _read_yaml(path: Path) -> Any:
         raise ReferenceDataError(f"{path.name}: {error}") from error
 
 
-def _parse(adapter: TypeAdapter[Any], path: Path) -> Any:
+def parse_file(adapter: TypeAdapter[Any], path: Path) -> Any:
+    """Read a YAML file and validate it; errors name the file and the first bad path."""
     try:
         return adapter.validate_python(_read_yaml(path))
     except ValidationError as error:
@@ -118,14 +140,15 @@ def read_reference_data(data_dir: Path = DATA_DIR) -> ReferenceData:
     if not exercise_files:
         raise ReferenceDataError(f"no exercises-*.yaml in {data_dir}")
     for path in exercise_files:
-        exercises.extend(_parse(TypeAdapter(list[ExerciseItem]), path))
+        exercises.extend(parse_file(TypeAdapter(list[ExerciseItem]), path))
     data = ReferenceData(
-        lookups=_parse(TypeAdapter(Lookups), data_dir / "lookups.yaml"),
-        muscles=_parse(TypeAdapter(list[MuscleItem]), data_dir / "muscles.yaml"),
-        equipment=_parse(TypeAdapter(list[EquipmentItem]), data_dir / "equipment.yaml"),
-        roles=_parse(TypeAdapter(list[RoleItem]), data_dir / "roles.yaml"),
-        permissions=_parse(TypeAdapter(Permissions), data_dir / "permissions.yaml"),
+        lookups=parse_file(TypeAdapter(Lookups), data_dir / "lookups.yaml"),
+        muscles=parse_file(TypeAdapter(list[MuscleItem]), data_dir / "muscles.yaml"),
+        equipment=parse_file(TypeAdapter(list[EquipmentItem]), data_dir / "equipment.yaml"),
+        roles=parse_file(TypeAdapter(list[RoleItem]), data_dir / "roles.yaml"),
+        permissions=parse_file(TypeAdapter(Permissions), data_dir / "permissions.yaml"),
         exercises=exercises,
+        sections={section.label: section.read(data_dir) for section in registered_sections()},
     )
     problems = check_references(data)
     if problems:
@@ -342,7 +365,7 @@ def _lookup_row(item: LookupItem) -> dict[str, Any]:
     }
 
 
-class _Loader:
+class LoaderContext:
     def __init__(self, session: AsyncSession, data: ReferenceData, report: SeedReport) -> None:
         self.session = session
         self.data = data
@@ -352,6 +375,7 @@ class _Loader:
     async def put(
         self, name: str, model: type[Base], rows: list[dict[str, Any]], key: Sequence[str]
     ) -> None:
+        """Upsert `rows` of `model` by `key`; their ids are then `self.id(name, *key)`."""
         self.ids[name] = await upsert(self.session, model, rows, key, self.report)
 
     def id(self, name: str, *key: Any) -> uuid.UUID:
@@ -720,7 +744,7 @@ async def load_reference_data(
     """Write the reference data in the session's transaction (the caller commits)."""
     data = data or read_reference_data()
     report = SeedReport()
-    loader = _Loader(session, data, report)
+    loader = LoaderContext(session, data, report)
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("lookups", loader.lookups),
         ("muscles", loader.muscles),
@@ -729,6 +753,8 @@ async def load_reference_data(
         ("permissions", loader.permissions),
         ("exercises", loader.exercises),
     ]
+    for section in registered_sections():
+        steps.append((section.label, partial(section.load, loader, data.sections[section.label])))
     for done, (label, step) in enumerate(steps, start=1):
         await step()
         if progress is not None:

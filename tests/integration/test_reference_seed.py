@@ -47,7 +47,8 @@ async def test_seed_twice_changes_nothing_the_second_time(empty_database_url: UR
     finally:
         await engine.dispose()
 
-    assert steps == ["lookups", "muscles", "equipment", "roles", "permissions", "exercises"]
+    catalogue = ["lookups", "muscles", "equipment", "roles", "permissions", "exercises"]
+    assert steps[: len(catalogue)] == catalogue
     assert first.changes["exercise"] == len(data.exercises)
     assert first.changes["muscle"] == len(data.muscles)
     assert first.total > 1000

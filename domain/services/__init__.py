@@ -1,0 +1,1 @@
+"""Use cases: each takes an AsyncSession (the unit of work) and plain values."""
