@@ -80,7 +80,7 @@ class Database:
     def describe(self) -> str:
         if self.embedded is not None:
             return f"embedded PostgreSQL in {self.embedded.pgdata}"
-        return self.url.render_as_string(hide_password=True)
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=True)
 
     def stop(self) -> None:
         if self.embedded is not None:
