@@ -463,8 +463,11 @@ class UserOwnership(UUIDPk, CreatedAt, Base):
     granted_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="SET NULL"), index=True
     )
-    # PAYMENT arrives with the Payment section (Data model II); the FK is added then.
-    payment_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # The purchase that granted this ownership (Data model II added the FK). SET NULL: erasing
+    # a payment record for data-retention reasons must not revoke what was bought.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("payment.id", ondelete="SET NULL"), index=True
+    )
     is_primary_owner: Mapped[bool] = mapped_column(server_default=text("true"))
     can_edit: Mapped[bool] = mapped_column(server_default=text("false"))
     can_delete: Mapped[bool] = mapped_column(server_default=text("false"))

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT.parent / "shared" / "seed" / "entities.json"
 DECISIONS = ROOT / "docs" / "schema-decisions.md"
 
-# Top-level seed sections (headings of motriforge-model.md) delivered so far, by sub-section.
+# Every sub-section of the seed (headings of motriforge-model.md and the permission seed).
 DELIVERED_SUBSECTIONS = {
     # User
     "Core “User” and Identity",
@@ -44,6 +44,31 @@ DELIVERED_SUBSECTIONS = {
     "Media",
     "Equipment",
     "Permission",
+    # Data model II: Activity, Favorite, Payment, Rating, Settings, Notifications, Audit, Error
+    'Core "Activity" Definition & Classification',
+    "Activity Context & Associations",
+    "Activity History & Analytics",
+    'Core "Favorite" Definition & Classification',
+    "Favorite Collections & Sharing",
+    "Favorite Analytics & History",
+    'Core "Payment" Definition & Subscription Management',
+    "Payment Events & External Integration",
+    "Payment Analytics & History",
+    'Core "Rating" Definition & Classification',
+    "Rating Criteria & Interactions",
+    "Rating Analytics & Aggregation",
+    'Core "Settings" Definition & Classification',
+    "Setting Values & Overrides",
+    "Setting History & Validation",
+    'Core "Notification" Definition & Classification',
+    "Notification Preferences & Delivery",
+    "Notification Analytics & History",
+    'Core "Audit" Definition & Event Tracking',
+    "Event Bus & Integration Tracking",
+    "Audit Analytics & Retention",
+    'Core "Error" Definition & Classification',
+    "Error Resolution & Tracking",
+    "Error Analytics & Monitoring",
 }
 # Referenced by those sections but never defined in the seed.
 UNDEFINED_IN_SCOPE = {
@@ -67,12 +92,12 @@ def documented_entities() -> set[str]:
     return names
 
 
-def test_every_entity_of_delivered_sections_is_a_table_or_a_decision() -> None:
+def test_every_seed_entity_is_a_table_or_a_decision() -> None:
     if not SEED.exists():
         pytest.skip(f"seed not found at {SEED}; nothing to compare against")
     seed = json.loads(SEED.read_text(encoding="utf-8"))
     in_scope = {e["name"] for e in seed["entities"] if e["section"] in DELIVERED_SUBSECTIONS}
-    assert len(in_scope) >= 95, "the section names no longer match the seed"
+    assert len(in_scope) >= 190, "the section names no longer match the seed"
     in_scope |= UNDEFINED_IN_SCOPE & set(seed["referenced_but_undefined"])
 
     tables = set(Base.metadata.tables)
