@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     SmallInteger,
@@ -36,21 +35,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.models.base import Base, Timestamps, UUIDPk
+from domain.models.base import Base, Timestamps, UUIDPk, str_enum
 from domain.models.enums import ResourceType, RoleType
 from domain.models.lookup import code_format_check, i18n_column
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
-    """VARCHAR + CHECK for a closed set of values (no PostgreSQL enum type)."""
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _true() -> Mapped[bool]:
@@ -147,7 +134,7 @@ class Role(UUIDPk, Timestamps, Base):
     code: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(100))
     name_i18n: Mapped[dict[str, str]] = i18n_column()
-    type: Mapped[RoleType] = mapped_column(_str_enum(RoleType, "role_type"))
+    type: Mapped[RoleType] = mapped_column(str_enum(RoleType, "role_type"))
     description: Mapped[str | None] = mapped_column(Text)
     description_i18n: Mapped[dict[str, str]] = i18n_column()
     parent_role_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -197,7 +184,7 @@ class Permission(UUIDPk, Base):
     resource: Mapped[str] = mapped_column(String(50))
     action: Mapped[str] = mapped_column(String(50))
     scope: Mapped[PermissionScope | None] = mapped_column(
-        _str_enum(PermissionScope, "permission_scope")
+        str_enum(PermissionScope, "permission_scope")
     )
     is_global: Mapped[bool] = _false()
     is_system_permission: Mapped[bool] = _false()
@@ -247,7 +234,7 @@ class PermissionGrant(UUIDPk, Timestamps, Base):
         ),
     )
 
-    grantee_type: Mapped[GranteeType] = mapped_column(_str_enum(GranteeType, "grantee_type"))
+    grantee_type: Mapped[GranteeType] = mapped_column(str_enum(GranteeType, "grantee_type"))
     # Own full index besides the partial one: deleting a user must find inactive grants too.
     grantee_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
@@ -261,7 +248,7 @@ class PermissionGrant(UUIDPk, Timestamps, Base):
     # Polymorphic on purpose (institution, department or any resource id): no FK possible.
     scope_id: Mapped[uuid.UUID | None]
     scope_type: Mapped[GrantScopeType | None] = mapped_column(
-        _str_enum(GrantScopeType, "grant_scope_type")
+        str_enum(GrantScopeType, "grant_scope_type")
     )
     # Seed NOT NULL; the CLI grants with no acting user.
     granted_by: Mapped[uuid.UUID | None] = _actor_fk()
@@ -285,7 +272,7 @@ class Policy(UUIDPk, Timestamps, Base):
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
-    policy_type: Mapped[PolicyType] = mapped_column(_str_enum(PolicyType, "policy_type"))
+    policy_type: Mapped[PolicyType] = mapped_column(str_enum(PolicyType, "policy_type"))
     policy_rules: Mapped[dict[str, Any]]
     # Seed NOT NULL; platform policies are loaded before any user exists.
     created_by: Mapped[uuid.UUID | None] = _actor_fk()
@@ -317,7 +304,7 @@ class PolicyAssignment(UUIDPk, Timestamps, Base):
         ForeignKey("policy.id", ondelete="CASCADE"), index=True
     )
     target_type: Mapped[PolicyTargetType] = mapped_column(
-        _str_enum(PolicyTargetType, "policy_target_type")
+        str_enum(PolicyTargetType, "policy_target_type")
     )
     target_role_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("role.id", ondelete="CASCADE"), index=True
@@ -328,7 +315,7 @@ class PolicyAssignment(UUIDPk, Timestamps, Base):
     # Institution or department id (polymorphic): no FK possible.
     scope_id: Mapped[uuid.UUID | None]
     scope_type: Mapped[PolicyScopeType | None] = mapped_column(
-        _str_enum(PolicyScopeType, "policy_scope_type")
+        str_enum(PolicyScopeType, "policy_scope_type")
     )
     # Seed NOT NULL; the CLI assigns with no acting user.
     created_by: Mapped[uuid.UUID | None] = _actor_fk()
@@ -364,7 +351,7 @@ class Visibility(UUIDPk, Base):
 
     # A lookup row: VARCHAR, not an enum, so a new level is data, not a migration.
     code: Mapped[str] = mapped_column(String(50))
-    resource_type: Mapped[ResourceType] = mapped_column(_str_enum(ResourceType, "resource_type"))
+    resource_type: Mapped[ResourceType] = mapped_column(str_enum(ResourceType, "resource_type"))
     name: Mapped[str] = mapped_column(String(100))
     name_i18n: Mapped[dict[str, str]] = i18n_column()
     description: Mapped[str | None] = mapped_column(Text)

@@ -38,20 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, Timestamps, UUIDPk
+from domain.models.base import Base, Timestamps, UUIDPk, str_enum
 from domain.models.lookup import LookupColumns, code_format_check, i18n_column
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK storage for a closed StrEnum (docs/model-conventions.md)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _flag(default: bool) -> Mapped[bool]:
@@ -156,7 +144,7 @@ class Activity(UUIDPk, Timestamps, Base):
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     resource_type: Mapped[ActivityResourceType | None] = mapped_column(
-        _str_enum(ActivityResourceType, "activity_resource_type")
+        str_enum(ActivityResourceType, "activity_resource_type")
     )
     resource_id: Mapped[uuid.UUID | None]
     # The logged session this activity summarises (its sets are in logged_set). CASCADE: a
@@ -211,7 +199,7 @@ class ActivityParticipant(UUIDPk, Base):
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
     )
     participation_type: Mapped[ParticipationType] = mapped_column(
-        _str_enum(ParticipationType, "participation_type")
+        str_enum(ParticipationType, "participation_type")
     )
     joined_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     notes: Mapped[str | None] = mapped_column(Text)
@@ -228,7 +216,7 @@ class ActivityInstitution(Base):
         ForeignKey("institution.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     involvement_type: Mapped[InvolvementType] = mapped_column(
-        _str_enum(InvolvementType, "involvement_type")
+        str_enum(InvolvementType, "involvement_type")
     )
 
 
@@ -337,7 +325,7 @@ class ActivityDigest(UUIDPk, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     # First day of the period (the Monday of a week, the 1st of a month).
     digest_date: Mapped[dt.date] = mapped_column(Date)
-    digest_period: Mapped[DigestPeriod] = mapped_column(_str_enum(DigestPeriod, "digest_period"))
+    digest_period: Mapped[DigestPeriod] = mapped_column(str_enum(DigestPeriod, "digest_period"))
     total_activities: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Counts by activity type code: {"WORKOUT_COMPLETED": 3, "PR_ACHIEVED": 1}.
     activity_summary: Mapped[dict[str, Any]] = mapped_column(

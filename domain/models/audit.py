@@ -24,7 +24,6 @@ import enum
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -42,24 +41,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk
+from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 from domain.models.lookup import code_format_check, i18n_column
 
 # Resource types on events are open (PAYMENT, INVITE, ROLE … besides the visibility
 # ResourceType set), so they are checked for shape only.
 RESOURCE_TYPE_PATTERN = "^[A-Z][A-Z0-9_]*$"
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK for a closed set of values (no PostgreSQL enum type)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _flag(default: bool) -> Mapped[bool]:
@@ -192,7 +179,7 @@ class AuditLog(UUIDPk, Base):
     # NULL when the table's key is composite (join rows): then entity_key holds it.
     entity_id: Mapped[uuid.UUID | None] = mapped_column()
     entity_key: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    action: Mapped[AuditAction] = mapped_column(_str_enum(AuditAction, "audit_action"))
+    action: Mapped[AuditAction] = mapped_column(str_enum(AuditAction, "audit_action"))
     old_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     new_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Sorted column names; NULL for CREATE/DELETE (every column is new/gone).
@@ -222,10 +209,10 @@ class EventType(UUIDPk, Base):
     name_i18n: Mapped[dict[str, str]] = i18n_column()
     description: Mapped[str] = mapped_column(Text)
     description_i18n: Mapped[dict[str, str]] = i18n_column()
-    category: Mapped[EventCategory] = mapped_column(_str_enum(EventCategory, "event_category"))
+    category: Mapped[EventCategory] = mapped_column(str_enum(EventCategory, "event_category"))
     # Severity given to an event of this type unless the caller says otherwise.
     severity: Mapped[EventSeverity] = mapped_column(
-        _str_enum(EventSeverity, "event_severity"),
+        str_enum(EventSeverity, "event_severity"),
         default=EventSeverity.INFO,
         server_default=EventSeverity.INFO.value,
     )
@@ -261,7 +248,7 @@ class SystemEvent(UUIDPk, Base):
     event_data: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
-    severity: Mapped[EventSeverity] = mapped_column(_str_enum(EventSeverity, "event_severity"))
+    severity: Mapped[EventSeverity] = mapped_column(str_enum(EventSeverity, "event_severity"))
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(500))
     trace_id: Mapped[uuid.UUID | None] = mapped_column()
@@ -324,7 +311,7 @@ class EventQueue(UUIDPk, CreatedAt, Base):
     topic: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[QueueStatus] = mapped_column(
-        _str_enum(QueueStatus, "queue_status"),
+        str_enum(QueueStatus, "queue_status"),
         default=QueueStatus.PENDING,
         server_default=QueueStatus.PENDING.value,
     )
@@ -352,7 +339,7 @@ class IntegrationLog(UUIDPk, Base):
 
     integration_name: Mapped[str] = mapped_column(String(100))
     operation: Mapped[IntegrationOperation] = mapped_column(
-        _str_enum(IntegrationOperation, "integration_operation")
+        str_enum(IntegrationOperation, "integration_operation")
     )
     external_id: Mapped[str | None] = mapped_column(String(255))
     request_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -393,7 +380,7 @@ class SecurityEvent(UUIDPk, Base):
     event_type_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("event_type.id", ondelete="RESTRICT")
     )
-    severity: Mapped[EventSeverity] = mapped_column(_str_enum(EventSeverity, "event_severity"))
+    severity: Mapped[EventSeverity] = mapped_column(str_enum(EventSeverity, "event_severity"))
     # What was attempted: e.g. PROGRAM / <id> / UPDATE.
     resource_type: Mapped[str | None] = mapped_column(String(50))
     resource_id: Mapped[uuid.UUID | None] = mapped_column()
@@ -440,7 +427,7 @@ class AuditRetentionPolicy(UUIDPk, Timestamps, Base):
     )
 
     entity_type: Mapped[str] = mapped_column(String(100))
-    action: Mapped[AuditAction] = mapped_column(_str_enum(AuditAction, "audit_action"))
+    action: Mapped[AuditAction] = mapped_column(str_enum(AuditAction, "audit_action"))
     retention_days: Mapped[int] = mapped_column(Integer)
     # The seed's BOOLEAN compress_after_days is folded into this: NULL = never compress.
     compression_after_days: Mapped[int | None] = mapped_column(Integer)
@@ -469,14 +456,14 @@ class AuditExport(UUIDPk, Base):
     export_start_date: Mapped[dt.date] = mapped_column(Date)
     export_end_date: Mapped[dt.date] = mapped_column(Date)
     export_filters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    export_format: Mapped[ExportFormat] = mapped_column(_str_enum(ExportFormat, "export_format"))
+    export_format: Mapped[ExportFormat] = mapped_column(str_enum(ExportFormat, "export_format"))
     export_scope: Mapped[AuditExportScope] = mapped_column(
-        _str_enum(AuditExportScope, "export_scope")
+        str_enum(AuditExportScope, "export_scope")
     )
     # A download URL or a Telegram file_id of the sent document.
     export_url: Mapped[str | None] = mapped_column(String(1000))
     export_status: Mapped[AuditExportStatus] = mapped_column(
-        _str_enum(AuditExportStatus, "export_status"),
+        str_enum(AuditExportStatus, "export_status"),
         default=AuditExportStatus.REQUESTED,
         server_default=AuditExportStatus.REQUESTED.value,
     )
@@ -502,7 +489,7 @@ class EventAnalytics(Base):
     # Seed "references EVENT_TYPE.category": the category value itself (not a unique column
     # of EVENT_TYPE, so no FK).
     event_category: Mapped[EventCategory] = mapped_column(
-        _str_enum(EventCategory, "event_category"), primary_key=True
+        str_enum(EventCategory, "event_category"), primary_key=True
     )
     total_events: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     unique_users: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

@@ -22,7 +22,6 @@ import enum
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -41,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, CreatedAt, UUIDPk
+from domain.models.base import Base, CreatedAt, UUIDPk, str_enum
 from domain.models.lookup import LookupColumns, code_format_check, i18n_column
 
 # Crockford base32 (no I, L, O, U: nothing a person can misread or mistype), 8 characters =
@@ -51,18 +50,6 @@ REFERENCE_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_CODE_LENGTH = 8
 # sha256 hex digest.
 FINGERPRINT_LENGTH = 64
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK storage for a closed StrEnum (no PG enum types, see model-conventions)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _true() -> Mapped[bool]:
@@ -416,7 +403,7 @@ class ErrorEscalation(UUIDPk, Base):
     )
     escalation_reason: Mapped[str] = mapped_column(Text)
     escalation_level: Mapped[EscalationLevel] = mapped_column(
-        _str_enum(EscalationLevel, "escalation_level")
+        str_enum(EscalationLevel, "escalation_level")
     )
     escalated_at: Mapped[dt.datetime] = _now()
     acknowledged_at: Mapped[dt.datetime | None]
@@ -507,7 +494,7 @@ class ErrorAlert(UUIDPk, CreatedAt, Base):
         ForeignKey("severity_level.id", ondelete="RESTRICT"), index=True
     )
     scope: Mapped[AlertScope] = mapped_column(
-        _str_enum(AlertScope, "alert_scope"),
+        str_enum(AlertScope, "alert_scope"),
         default=AlertScope.PER_ERROR,
         server_default=AlertScope.PER_ERROR.value,
     )
@@ -567,11 +554,11 @@ class ErrorExport(UUIDPk, Base):
     export_start_date: Mapped[dt.date] = mapped_column(Date)
     export_end_date: Mapped[dt.date] = mapped_column(Date)
     export_filters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    export_format: Mapped[ExportFormat] = mapped_column(_str_enum(ExportFormat, "export_format"))
-    export_scope: Mapped[ExportScope] = mapped_column(_str_enum(ExportScope, "export_scope"))
+    export_format: Mapped[ExportFormat] = mapped_column(str_enum(ExportFormat, "export_format"))
+    export_scope: Mapped[ExportScope] = mapped_column(str_enum(ExportScope, "export_scope"))
     export_url: Mapped[str | None] = mapped_column(Text)
     export_status: Mapped[ExportStatus] = mapped_column(
-        _str_enum(ExportStatus, "export_status"),
+        str_enum(ExportStatus, "export_status"),
         default=ExportStatus.REQUESTED,
         server_default=ExportStatus.REQUESTED.value,
     )

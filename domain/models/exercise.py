@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Integer,
     SmallInteger,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk
+from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 from domain.models.enums import ExerciseMeasurement, MuscleRole
 from domain.models.lookup import catalogue_code_check, i18n_column
 
@@ -64,14 +63,7 @@ class Exercise(UUIDPk, Timestamps, Base):
     )
     # Decides what a logged set carries (reps+load, reps, time, distance+time).
     measurement: Mapped[ExerciseMeasurement] = mapped_column(
-        Enum(
-            ExerciseMeasurement,
-            name="exercise_measurement",
-            native_enum=False,
-            create_constraint=True,
-            length=30,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(ExerciseMeasurement, "exercise_measurement"),
         default=ExerciseMeasurement.REPS_LOAD,
         server_default=ExerciseMeasurement.REPS_LOAD.value,
     )
@@ -134,16 +126,7 @@ class ExerciseMuscle(Base):
     muscle_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("muscle.id", ondelete="RESTRICT"), primary_key=True, index=True
     )
-    role: Mapped[MuscleRole] = mapped_column(
-        Enum(
-            MuscleRole,
-            name="muscle_role",
-            native_enum=False,
-            create_constraint=True,
-            length=30,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    role: Mapped[MuscleRole] = mapped_column(str_enum(MuscleRole, "muscle_role"))
 
 
 class ExerciseVariant(UUIDPk, Base):

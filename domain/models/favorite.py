@@ -35,20 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, Timestamps, UUIDPk
+from domain.models.base import Base, Timestamps, UUIDPk, str_enum
 from domain.models.user import LINK_TOKEN_LENGTH
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK storage for a closed StrEnum (docs/model-conventions.md)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _flag(default: bool) -> Mapped[bool]:
@@ -110,7 +98,7 @@ class Favorite(UUIDPk, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     resource_type: Mapped[FavoriteResourceType] = mapped_column(
-        _str_enum(FavoriteResourceType, "favorite_resource_type")
+        str_enum(FavoriteResourceType, "favorite_resource_type")
     )
     # Polymorphic: no FK; the service checks the resource exists when favoriting.
     resource_id: Mapped[uuid.UUID]
@@ -239,7 +227,7 @@ class FavoriteRecommendation(UUIDPk, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     resource_type: Mapped[FavoriteResourceType] = mapped_column(
-        _str_enum(FavoriteResourceType, "favorite_resource_type")
+        str_enum(FavoriteResourceType, "favorite_resource_type")
     )
     resource_id: Mapped[uuid.UUID]
     recommendation_score: Mapped[float] = mapped_column(Double)
@@ -271,10 +259,10 @@ class FavoriteUsageLog(UUIDPk, Base):
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
     )
     resource_type: Mapped[FavoriteResourceType] = mapped_column(
-        _str_enum(FavoriteResourceType, "favorite_resource_type")
+        str_enum(FavoriteResourceType, "favorite_resource_type")
     )
     resource_id: Mapped[uuid.UUID]
-    action_type: Mapped[FavoriteAction] = mapped_column(_str_enum(FavoriteAction, "action_type"))
+    action_type: Mapped[FavoriteAction] = mapped_column(str_enum(FavoriteAction, "action_type"))
     action_context: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     action_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     # Seed ``session_id`` "for session grouping": the bot-usage session (activity_session).
@@ -298,7 +286,7 @@ class FavoriteTrend(UUIDPk, Base):
     )
 
     resource_type: Mapped[FavoriteResourceType] = mapped_column(
-        _str_enum(FavoriteResourceType, "favorite_resource_type")
+        str_enum(FavoriteResourceType, "favorite_resource_type")
     )
     resource_id: Mapped[uuid.UUID]
     trend_date: Mapped[dt.date] = mapped_column(Date)
@@ -331,10 +319,10 @@ class FavoriteExport(UUIDPk, Base):
         ForeignKey("favorite_collection.id", ondelete="CASCADE"), index=True
     )
     export_format: Mapped[ExportFormat] = mapped_column(
-        _str_enum(ExportFormat, "favorite_export_format")
+        str_enum(ExportFormat, "favorite_export_format")
     )
     export_scope: Mapped[ExportScope] = mapped_column(
-        _str_enum(ExportScope, "favorite_export_scope")
+        str_enum(ExportScope, "favorite_export_scope")
     )
     export_filters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     export_url: Mapped[str | None] = mapped_column(Text)

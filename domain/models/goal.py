@@ -14,7 +14,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Double,
-    Enum,
     ForeignKey,
     String,
     Text,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.models.base import Base, Timestamps, UUIDPk
+from domain.models.base import Base, Timestamps, UUIDPk, str_enum
 
 
 class GoalStatus(enum.StrEnum):
@@ -64,14 +63,7 @@ class Goal(UUIDPk, Timestamps, Base):
     description: Mapped[str | None] = mapped_column(Text)
     target_date: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[GoalStatus] = mapped_column(
-        Enum(
-            GoalStatus,
-            name="goal_status",
-            native_enum=False,
-            create_constraint=True,
-            length=30,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(GoalStatus, "goal_status"),
         default=GoalStatus.ACTIVE,
         server_default=GoalStatus.ACTIVE.value,
     )
@@ -132,14 +124,7 @@ class MetricGoal(Base):
     )
     target_date: Mapped[dt.date | None] = mapped_column(Date)
     period: Mapped[GoalPeriod] = mapped_column(
-        Enum(
-            GoalPeriod,
-            name="goal_period",
-            native_enum=False,
-            create_constraint=True,
-            length=30,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(GoalPeriod, "goal_period"),
         default=GoalPeriod.TOTAL,
         server_default=GoalPeriod.TOTAL.value,
     )

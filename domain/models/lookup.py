@@ -15,7 +15,6 @@ import uuid
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Numeric,
     SmallInteger,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, UUIDPk
+from domain.models.base import Base, UUIDPk, str_enum
 
 # Upper snake case, e.g. PRIVATE, BODY_WEIGHT, KG.
 CODE_PATTERN = "^[A-Z][A-Z0-9_]*$"
@@ -179,14 +178,7 @@ class MeasurementUnit(UUIDPk, Base):
     code: Mapped[str] = mapped_column(String(50), unique=True)
     symbol: Mapped[str] = mapped_column(String(16))
     dimension: Mapped[UnitDimension] = mapped_column(
-        Enum(
-            UnitDimension,
-            name="unit_dimension",
-            native_enum=False,
-            create_constraint=True,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        )
+        str_enum(UnitDimension, "unit_dimension", length=20)
     )
     # value_in_base = value * to_base_factor (LB -> 0.453592370 kg). NUMERIC, not float:
     # conversions must round-trip exactly.

@@ -22,7 +22,6 @@ import enum
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -42,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk
+from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 from domain.models.lookup import LookupColumns, code_format_check
 
 # ISO weekdays, Monday = 1 … Sunday = 7 (PostgreSQL `extract(isodow …)`).
@@ -56,18 +55,6 @@ def planned_dedupe_key(type_code: str, user_id: uuid.UUID, local_date: dt.date) 
     SQL planners build the same string: ``type.code || ':' || user.id || ':' || local_date``.
     """
     return f"{type_code}:{user_id}:{local_date.isoformat()}"
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK storage for a closed StrEnum (no PG enum types, see model-conventions)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _days_check(column: str) -> CheckConstraint:
@@ -161,15 +148,15 @@ class NotificationType(UUIDPk, LookupColumns, CreatedAt, Base):
     )
 
     category: Mapped[NotificationCategory] = mapped_column(
-        _str_enum(NotificationCategory, "notification_category")
+        str_enum(NotificationCategory, "notification_category")
     )
     priority: Mapped[NotificationPriority] = mapped_column(
-        _str_enum(NotificationPriority, "notification_priority"),
+        str_enum(NotificationPriority, "notification_priority"),
         default=NotificationPriority.NORMAL,
         server_default=text("'NORMAL'"),
     )
     default_channel: Mapped[NotificationChannel] = mapped_column(
-        _str_enum(NotificationChannel, "notification_channel"),
+        str_enum(NotificationChannel, "notification_channel"),
         default=NotificationChannel.TELEGRAM,
         server_default=text("'TELEGRAM'"),
     )
@@ -199,7 +186,7 @@ class NotificationTemplate(UUIDPk, Timestamps, Base):
         ForeignKey("notification_type.id", ondelete="CASCADE")
     )
     channel: Mapped[NotificationChannel] = mapped_column(
-        _str_enum(NotificationChannel, "notification_channel")
+        str_enum(NotificationChannel, "notification_channel")
     )
     locale: Mapped[str] = mapped_column(String(10))
     # Telegram has no subject: shown as a bold first line when present.
@@ -303,7 +290,7 @@ class UserNotificationPreference(UUIDPk, Base):
         ForeignKey("notification_type.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[NotificationChannel] = mapped_column(
-        _str_enum(NotificationChannel, "notification_channel"),
+        str_enum(NotificationChannel, "notification_channel"),
         default=NotificationChannel.TELEGRAM,
         server_default=text("'TELEGRAM'"),
     )
@@ -345,7 +332,7 @@ class NotificationDelivery(UUIDPk, CreatedAt, Base):
     )
     attempt_number: Mapped[int] = mapped_column(SmallInteger)
     channel: Mapped[NotificationChannel] = mapped_column(
-        _str_enum(NotificationChannel, "notification_channel"),
+        str_enum(NotificationChannel, "notification_channel"),
         default=NotificationChannel.TELEGRAM,
         server_default=text("'TELEGRAM'"),
     )
@@ -381,7 +368,7 @@ class NotificationBatch(UUIDPk, Base):
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
     )
     batch_type: Mapped[NotificationBatchType] = mapped_column(
-        _str_enum(NotificationBatchType, "notification_batch_type")
+        str_enum(NotificationBatchType, "notification_batch_type")
     )
     notification_count: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[dt.datetime]
@@ -473,7 +460,7 @@ class NotificationSuppression(UUIDPk, Base):
         ForeignKey("notification_type.id", ondelete="CASCADE"), index=True
     )
     suppression_reason: Mapped[SuppressionReason] = mapped_column(
-        _str_enum(SuppressionReason, "suppression_reason")
+        str_enum(SuppressionReason, "suppression_reason")
     )
     details: Mapped[str | None] = mapped_column(Text)
     suppressed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

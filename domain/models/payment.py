@@ -23,7 +23,6 @@ from sqlalchemy import (
     CHAR,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -36,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk
+from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 from domain.models.lookup import LookupColumns, code_format_check, i18n_column
 
 # The plan everyone has without a subscription (reference data billing.yaml).
@@ -68,18 +67,6 @@ class SubscriptionChangeType(enum.StrEnum):
     DOWNGRADE = "DOWNGRADE"
     PLAN_CHANGE = "PLAN_CHANGE"  # neither up nor down (e.g. monthly -> yearly of one tier)
     UPGRADE = "UPGRADE"
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
-    """VARCHAR + CHECK for a closed set of values (no PostgreSQL enum type)."""
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _currency_check(column: str = "currency") -> CheckConstraint:
@@ -128,7 +115,7 @@ class BillingPlan(UUIDPk, Timestamps, Base):
     # Seed `DECIMAL price`: minor units (999 = 9.99 EUR), see the module docstring.
     price_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = _currency()
-    billing_cycle: Mapped[BillingCycle] = mapped_column(_str_enum(BillingCycle, "billing_cycle"))
+    billing_cycle: Mapped[BillingCycle] = mapped_column(str_enum(BillingCycle, "billing_cycle"))
     trial_days: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # Limits and switches the plan grants, read by domain.services.billing.plan_features, e.g.
@@ -213,9 +200,7 @@ class Payment(UUIDPk, Timestamps, Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("subscription.id", ondelete="RESTRICT"), index=True
     )
-    provider: Mapped[PaymentProvider] = mapped_column(
-        _str_enum(PaymentProvider, "payment_provider")
-    )
+    provider: Mapped[PaymentProvider] = mapped_column(str_enum(PaymentProvider, "payment_provider"))
     # SuccessfulPayment.telegram_payment_charge_id: Telegram's id (refunds, Stars subscriptions).
     telegram_payment_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # SuccessfulPayment.provider_payment_charge_id, or the processor's id for direct providers
@@ -260,9 +245,7 @@ class PaymentWebhook(UUIDPk, Base):
     payment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("payment.id", ondelete="SET NULL"), index=True
     )
-    provider: Mapped[PaymentProvider] = mapped_column(
-        _str_enum(PaymentProvider, "payment_provider")
-    )
+    provider: Mapped[PaymentProvider] = mapped_column(str_enum(PaymentProvider, "payment_provider"))
     external_event_id: Mapped[str] = mapped_column(String(255))
     # Seed: NOT NULL ENUM. The provider's own event name (successful_payment,
     # payment_intent.succeeded …), free text; NULL until known (stored before parsing).
@@ -296,11 +279,9 @@ class PaymentMethod(UUIDPk, Timestamps, Base):
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
     )
     external_method_id: Mapped[str] = mapped_column(String(255))
-    provider: Mapped[PaymentProvider] = mapped_column(
-        _str_enum(PaymentProvider, "payment_provider")
-    )
+    provider: Mapped[PaymentProvider] = mapped_column(str_enum(PaymentProvider, "payment_provider"))
     method_type: Mapped[PaymentMethodType] = mapped_column(
-        _str_enum(PaymentMethodType, "payment_method_type")
+        str_enum(PaymentMethodType, "payment_method_type")
     )
     last_four: Mapped[str | None] = mapped_column(CHAR(4))
     brand: Mapped[str | None] = mapped_column(String(30))
@@ -328,7 +309,7 @@ class SubscriptionChange(UUIDPk, CreatedAt, Base):
     )
     to_plan_id: Mapped[uuid.UUID] = _history_fk("billing_plan.id")
     change_type: Mapped[SubscriptionChangeType] = mapped_column(
-        _str_enum(SubscriptionChangeType, "subscription_change_type")
+        str_enum(SubscriptionChangeType, "subscription_change_type")
     )
     effective_date: Mapped[dt.date] = mapped_column(Date)
     # Seed `DECIMAL proration_amount`: minor units; negative = credit to the customer.

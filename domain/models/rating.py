@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.models.base import Base, Timestamps, UUIDPk
+from domain.models.base import Base, Timestamps, UUIDPk, str_enum
 from domain.models.lookup import LookupColumns, code_format_check, i18n_column
 
 
@@ -68,14 +68,7 @@ class ReportStatusCode(enum.StrEnum):
 
 def _resource_type() -> Enum:
     """VARCHAR + CHECK (no PostgreSQL enum type), a new object per column."""
-    return Enum(
-        RatedResourceType,
-        name="rated_resource_type",
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
+    return str_enum(RatedResourceType, "rated_resource_type")
 
 
 def _score_check(column: str) -> CheckConstraint:

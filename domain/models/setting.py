@@ -21,7 +21,6 @@ import enum
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, Timestamps, UUIDPk
+from domain.models.base import Base, Timestamps, UUIDPk, str_enum
 from domain.models.lookup import code_format_check, i18n_column
 
 # Lower snake case, optionally dotted by area: "locale", "notifications.digest_frequency".
@@ -70,18 +69,6 @@ class SettingLevel(enum.StrEnum):
 class ExportFormat(enum.StrEnum):
     CSV = "CSV"
     JSON = "JSON"
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK storage for a closed StrEnum (no PG enum types)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def _flag(default: bool) -> Mapped[bool]:
@@ -126,7 +113,7 @@ class Setting(UUIDPk, Timestamps, Base):
     display_name_i18n: Mapped[dict[str, str]] = i18n_column()
     description: Mapped[str | None] = mapped_column(Text)
     description_i18n: Mapped[dict[str, str]] = i18n_column()
-    data_type: Mapped[SettingDataType] = mapped_column(_str_enum(SettingDataType, "data_type"))
+    data_type: Mapped[SettingDataType] = mapped_column(str_enum(SettingDataType, "data_type"))
     default_value: Mapped[Any] = mapped_column(JSONB)
     # {"choices": [...], "min": 1, "max": 10, "pattern": "^...$", "min_length": …,
     #  "max_length": …, "min_items": …, "max_items": …}; {} = no rule beyond the type.
@@ -279,7 +266,7 @@ class SettingChangeLog(UUIDPk, Base):
         ForeignKey("setting.id", ondelete="RESTRICT"), index=True
     )
     changed_by: Mapped[uuid.UUID | None] = _actor_fk()
-    scope: Mapped[SettingLevel] = mapped_column(_str_enum(SettingLevel, "setting_level"))
+    scope: Mapped[SettingLevel] = mapped_column(str_enum(SettingLevel, "setting_level"))
     # The seed's polymorphic `scope_id` split into two real FKs: integrity is checked and
     # erasing a user or an institution erases its history.
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
@@ -311,7 +298,7 @@ class SettingTemplate(UUIDPk, Timestamps, Base):
     template_name_i18n: Mapped[dict[str, str]] = i18n_column()
     description: Mapped[str | None] = mapped_column(Text)
     description_i18n: Mapped[dict[str, str]] = i18n_column()
-    template_scope: Mapped[SettingLevel] = mapped_column(_str_enum(SettingLevel, "template_scope"))
+    template_scope: Mapped[SettingLevel] = mapped_column(str_enum(SettingLevel, "template_scope"))
     settings_data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Seed NOT NULL; system templates come from reference data, made by nobody.
     created_by: Mapped[uuid.UUID | None] = _actor_fk()
@@ -329,7 +316,7 @@ class SettingExport(UUIDPk, Base):
     )
 
     requested_by: Mapped[uuid.UUID | None] = _actor_fk()
-    export_scope: Mapped[SettingLevel] = mapped_column(_str_enum(SettingLevel, "export_scope"))
+    export_scope: Mapped[SettingLevel] = mapped_column(str_enum(SettingLevel, "export_scope"))
     # Seed `scope_id` split into real FKs, as in SETTING_CHANGE_LOG.
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True
@@ -339,7 +326,7 @@ class SettingExport(UUIDPk, Base):
     )
     exported_settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     export_format: Mapped[ExportFormat] = mapped_column(
-        _str_enum(ExportFormat, "export_format"),
+        str_enum(ExportFormat, "export_format"),
         default=ExportFormat.JSON,
         server_default=text("'JSON'"),
     )

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk
+from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 
 
 class TrainingSessionSource(enum.StrEnum):
@@ -63,14 +63,7 @@ class TrainingSession(UUIDPk, Timestamps, Base):
     soreness: Mapped[int | None] = mapped_column(SmallInteger)
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[TrainingSessionSource] = mapped_column(
-        sa.Enum(
-            TrainingSessionSource,
-            name="training_session_source",
-            native_enum=False,
-            create_constraint=True,
-            length=30,
-            values_callable=lambda e: [m.value for m in e],
-        )
+        str_enum(TrainingSessionSource, "training_session_source")
     )
 
     sets: Mapped[list[LoggedSet]] = relationship(

@@ -14,7 +14,6 @@ import secrets
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk
+from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 
 # Length of `secrets.token_urlsafe(32)`: 256 random bits, URL-safe, and `shr_`/`cli_` + 43 chars
 # stays well inside Telegram's 64-character /start payload.
@@ -42,18 +41,6 @@ LINK_TOKEN_LENGTH = 43
 def new_link_token() -> str:
     """A fresh URL-safe token for deep links (`shr_<token>`, `cli_<token>`)."""
     return secrets.token_urlsafe(32)
-
-
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
-    """VARCHAR + CHECK storage for a closed StrEnum (no PG enum types, see README-for-helpers)."""
-    return sa.Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=30,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 class ScheduleOverrideAction(enum.StrEnum):
@@ -425,7 +412,7 @@ class UserScheduleWorkoutMap(UUIDPk, Base):
     )
     day_number: Mapped[int] = mapped_column(SmallInteger)
     action: Mapped[ScheduleOverrideAction] = mapped_column(
-        _str_enum(ScheduleOverrideAction, "schedule_override_action")
+        str_enum(ScheduleOverrideAction, "schedule_override_action")
     )
     # ADD/REPLACE: the workout to do. REMOVE: the workout being removed (kept NOT NULL as seed).
     workout_id: Mapped[uuid.UUID] = mapped_column(
@@ -551,10 +538,10 @@ class ProfessionalClientRelation(UUIDPk, Timestamps, Base):
         ForeignKey("institution.id", ondelete="SET NULL"), index=True
     )
     relation_type: Mapped[ProfessionalRelationType] = mapped_column(
-        _str_enum(ProfessionalRelationType, "relation_type")
+        str_enum(ProfessionalRelationType, "relation_type")
     )
     status: Mapped[ProfessionalRelationStatus] = mapped_column(
-        _str_enum(ProfessionalRelationStatus, "relation_status"),
+        str_enum(ProfessionalRelationStatus, "relation_status"),
         default=ProfessionalRelationStatus.PENDING,
         server_default=text("'PENDING'"),
     )
