@@ -137,5 +137,9 @@ def create_engine(url: URL, **kwargs: Any) -> AsyncEngine:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Every unit of work is audited (AUDIT_LOG rows written in the same transaction).
+    from domain.services.audit import install_audit
+
+    install_audit()
     # expire_on_commit=False: services return ORM rows that handlers read after commit.
     return async_sessionmaker(engine, expire_on_commit=False)

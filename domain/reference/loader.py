@@ -97,7 +97,15 @@ class Section:
 def registered_sections() -> list[Section]:
     """The areas beyond the catalogue, in load order (later areas may use earlier ids)."""
     # Imported here: each section module imports this one for Section and parse_file.
-    from domain.reference import activity, billing, errors, notifications, ratings, settings
+    from domain.reference import (
+        activity,
+        billing,
+        errors,
+        events,
+        notifications,
+        ratings,
+        settings,
+    )
 
     return [
         settings.SECTION,
@@ -106,6 +114,7 @@ def registered_sections() -> list[Section]:
         billing.SECTION,
         notifications.SECTION,
         errors.SECTION,
+        events.SECTION,
     ]
 
 
