@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
+from domain.models.enums import ExportFormat
 from domain.models.lookup import code_format_check, i18n_column
 
 # Resource types on events are open (PAYMENT, INVITE, ROLE … besides the visibility
@@ -128,12 +129,6 @@ class IntegrationOperation(enum.StrEnum):
     API_CALL_MADE = "API_CALL_MADE"
     DATA_SYNC = "DATA_SYNC"
     WEBHOOK_RECEIVED = "WEBHOOK_RECEIVED"
-
-
-class ExportFormat(enum.StrEnum):
-    CSV = "CSV"
-    JSON = "JSON"
-    PDF = "PDF"
 
 
 class AuditExportScope(enum.StrEnum):

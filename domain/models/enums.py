@@ -1,6 +1,6 @@
-"""Closed technical sets that code branches on, stored as VARCHAR + CHECK (see README-for-helpers).
+"""Closed technical sets shared by several modules, stored as VARCHAR + CHECK (`str_enum`).
 
-Keep the classes sorted by name; append, never remove.
+Keep the classes sorted by name.
 """
 
 from __future__ import annotations
@@ -15,6 +15,14 @@ class ExerciseMeasurement(enum.StrEnum):
     DURATION = "DURATION"
     REPS = "REPS"
     REPS_LOAD = "REPS_LOAD"
+
+
+class ExportFormat(enum.StrEnum):
+    """File format of an export (audit, errors, favorites)."""
+
+    CSV = "CSV"
+    JSON = "JSON"
+    PDF = "PDF"
 
 
 class MuscleRole(enum.StrEnum):

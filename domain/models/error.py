@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.models.base import Base, CreatedAt, UUIDPk, str_enum
+from domain.models.enums import ExportFormat
 from domain.models.lookup import LookupColumns, code_format_check, i18n_column
 
 # Crockford base32 (no I, L, O, U: nothing a person can misread or mistype), 8 characters =
@@ -119,12 +120,6 @@ class AlertScope(enum.StrEnum):
     PER_ERROR = "PER_ERROR"
     # All matching errors together: "100 errors of severity ERROR or worse in 10 minutes".
     ALL_MATCHING = "ALL_MATCHING"
-
-
-class ExportFormat(enum.StrEnum):
-    CSV = "CSV"
-    JSON = "JSON"
-    PDF = "PDF"
 
 
 class ExportScope(enum.StrEnum):

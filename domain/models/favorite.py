@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.models.base import Base, Timestamps, UUIDPk, str_enum
+from domain.models.enums import ExportFormat
 from domain.models.user import LINK_TOKEN_LENGTH
 
 
@@ -64,12 +65,6 @@ class FavoriteAction(enum.StrEnum):
     SHARED = "SHARED"
     USED = "USED"
     VIEWED = "VIEWED"
-
-
-class ExportFormat(enum.StrEnum):
-    CSV = "CSV"
-    JSON = "JSON"
-    PDF = "PDF"
 
 
 class ExportScope(enum.StrEnum):

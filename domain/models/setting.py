@@ -66,7 +66,7 @@ class SettingLevel(enum.StrEnum):
     USER = "USER"
 
 
-class ExportFormat(enum.StrEnum):
+class SettingExportFormat(enum.StrEnum):
     CSV = "CSV"
     JSON = "JSON"
 
@@ -325,9 +325,9 @@ class SettingExport(UUIDPk, Base):
         ForeignKey("institution.id", ondelete="CASCADE"), index=True
     )
     exported_settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    export_format: Mapped[ExportFormat] = mapped_column(
-        str_enum(ExportFormat, "export_format"),
-        default=ExportFormat.JSON,
+    export_format: Mapped[SettingExportFormat] = mapped_column(
+        str_enum(SettingExportFormat, "export_format"),
+        default=SettingExportFormat.JSON,
         server_default=text("'JSON'"),
     )
     exported_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

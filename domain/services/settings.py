@@ -42,12 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.errors import InvalidInput, NotFound
 from domain.models.institution import Institution, InstitutionMember
 from domain.models.setting import (
-    ExportFormat,
     InstitutionSettingValue,
     Setting,
     SettingChangeLog,
     SettingDataType,
     SettingExport,
+    SettingExportFormat,
     SettingLevel,
     SettingTemplate,
     SystemSettingValue,
@@ -600,7 +600,7 @@ async def export_settings(session: AsyncSession, user_id: uuid.UUID) -> dict[str
             export_scope=SettingLevel.USER,
             user_id=user_id,
             exported_settings=payload,
-            export_format=ExportFormat.JSON,
+            export_format=SettingExportFormat.JSON,
             exported_at=exported_at,
             expires_at=exported_at + EXPORT_LIFETIME,
         )
