@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ import domain
 from domain import migrate
 from domain.config import ConfigError, Settings, load_settings
 from domain.db import Database, DatabaseUnavailable, create_engine, open_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -26,7 +29,9 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-admin_app = typer.Typer(help="Administration: institutions, roles, invites, users.")
+admin_app = typer.Typer(
+    help="Administration: institutions, roles, invites, users.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 
@@ -215,11 +220,147 @@ def import_program(file: Annotated[str, typer.Argument(help="YAML, JSON or CSV p
     not_yet("import-program")
 
 
-@admin_app.callback(invoke_without_command=True)
-def admin(ctx: typer.Context) -> None:
-    """Institutions, roles, invites, user export and erasure."""
-    if ctx.invoked_subcommand is None:
-        not_yet("admin")
+def say(message: str) -> None:
+    """One result line, printed as is (no wrapping, no markup)."""
+    out.print(message, soft_wrap=True, markup=False, highlight=False)
+
+
+def with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on an up-to-date database; a domain error (bad input)
+    rolls everything back and ends the command with one line and status 1."""
+
+    async def run(database: Database) -> T:
+        from domain.db import session_factory
+        from domain.errors import DomainError
+
+        if await migrate.current_revision(database.url) != migrate.head_revision():
+            fail("the database schema is not up to date; run `motriforge db upgrade` first")
+        engine = create_engine(database.url)
+        try:
+            async with session_factory(engine)() as session:
+                try:
+                    async with session.begin():
+                        return await work(session)
+                except DomainError as error:
+                    fail(str(error))
+        finally:
+            await engine.dispose()
+
+    return with_database(run, announce=False)
+
+
+@admin_app.command("roles")
+def admin_roles() -> None:
+    """List the roles with their parent and how many permissions each carries."""
+    from domain.services.access_admin import list_roles
+
+    roles = with_session(list_roles)
+    table = Table(title="roles")
+    for column in ("code", "name", "institution", "parent", "permissions", "active"):
+        table.add_column(column, overflow="fold")
+    for role in roles:
+        table.add_row(
+            role.code,
+            role.name,
+            role.institution or "(platform)",
+            role.parent or "-",
+            str(role.permissions),
+            "yes" if role.is_active else "no",
+        )
+    out.print(table)
+    say(
+        "A role inherits every permission of its parent (the less privileged role);"
+        " the counts are the role's own."
+    )
+
+
+UserArgument = Annotated[str, typer.Argument(help="Telegram user id or user UUID", metavar="USER")]
+InstitutionOption = Annotated[
+    str | None, typer.Option("--institution", help="Institution slug or id")
+]
+
+
+@admin_app.command("grant-role")
+def admin_grant_role(
+    user: UserArgument,
+    role: Annotated[str, typer.Argument(help="Role code (COACH, ADMIN …) or id")],
+    institution: InstitutionOption = None,
+) -> None:
+    """Give USER the ROLE platform-wide, or in one institution (--institution)."""
+    from domain.services.access_admin import grant_role
+
+    say(with_session(lambda session: grant_role(session, user, role, institution)))
+
+
+@admin_app.command("revoke-role")
+def admin_revoke_role(
+    user: UserArgument,
+    role: Annotated[str, typer.Argument(help="Role code (COACH, ADMIN …) or id")],
+    institution: InstitutionOption = None,
+) -> None:
+    """Take ROLE away from USER (platform-wide, or in one institution)."""
+    from domain.services.access_admin import revoke_role
+
+    say(with_session(lambda session: revoke_role(session, user, role, institution)))
+
+
+@admin_app.command("grant-permission")
+def admin_grant_permission(
+    user: UserArgument,
+    permission: Annotated[str, typer.Argument(help="ACTOR.RESOURCE.ACTION", metavar="PERMISSION")],
+    institution: InstitutionOption = None,
+    department: Annotated[str | None, typer.Option("--department", help="Department id")] = None,
+    resource: Annotated[
+        str | None, typer.Option("--resource", help="One row: TYPE:ID (e.g. PROGRAM:6f1c…)")
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="When it ends: 30d, 12h, 2w, or 2026-12-31T00:00Z"),
+    ] = None,
+) -> None:
+    """Grant PERMISSION to USER, everywhere or scoped to one institution, department or row."""
+    from domain.services.access_admin import grant_permission
+
+    async def work(session: AsyncSession) -> str:
+        _grant, message = await grant_permission(
+            session,
+            user,
+            permission,
+            institution=institution,
+            department=department,
+            resource=resource,
+            expires=expires,
+        )
+        return message
+
+    say(with_session(work))
+
+
+@admin_app.command("explain")
+def admin_explain(
+    user: Annotated[
+        str, typer.Argument(help="Telegram user id, user UUID, or guest", metavar="USER")
+    ],
+    action: Annotated[str, typer.Argument(help="READ, UPDATE, DELETE, SHARE, ASSIGN …")],
+    resource: Annotated[str, typer.Argument(help="TYPE:ID, e.g. PROGRAM:6f1c…")],
+) -> None:
+    """Why may (or may not) USER do ACTION on RESOURCE: the decision and every rule."""
+    from domain.services.access_admin import explain
+
+    explanation = with_session(lambda session: explain(session, user, action, resource))
+    decision = explanation.decision
+    verdict = "ALLOWED" if decision.allowed else "DENIED"
+    say(f"{verdict}: {explanation.actor} {explanation.action.value} {explanation.resource}")
+    say(f"reason: {decision.reason}")
+    say(f"decided by: {decision.decided_by or '(no rule: deny by default)'}")
+    table = Table(title="rules")
+    for column in ("rule", "effect", "matched", "detail"):
+        table.add_column(column, overflow="fold")
+    for rule in decision.rules:
+        table.add_row(rule.name, rule.effect, "yes" if rule.matched else "no", rule.detail or "")
+    out.print(table)
+    for invalid in explanation.invalid_policies:
+        say(f"policy {invalid.policy_name} is ignored: invalid document ({invalid.error})")
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

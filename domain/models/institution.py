@@ -23,6 +23,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -147,7 +148,17 @@ class InstitutionMember(UUIDPk, Base):
 
     __tablename__ = "institution_member"
     # One membership per person and institution. First column: serves institution_id.
-    __table_args__ = (UniqueConstraint("institution_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("institution_id", "user_id"),
+        # "Which institutions (and department) is this actor active in": every access check.
+        Index(
+            "ix_institution_member_active_user",
+            "user_id",
+            "institution_id",
+            postgresql_include=["department_id"],
+            postgresql_where=text("is_active"),
+        ),
+    )
 
     institution_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("institution.id", ondelete="CASCADE")

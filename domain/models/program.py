@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     SmallInteger,
     String,
     Text,
@@ -37,6 +38,8 @@ class Program(UUIDPk, Timestamps, Base):
 
     __tablename__ = "program"
     __table_args__ = (
+        # Newest-first library pages (see workout.py).
+        Index("ix_program_created_at", "created_at"),
         # The seed's worldwide UNIQUE title would make two coaches collide: unique per owner,
         # the system library (owner NULL) counting as one owner.
         UniqueConstraint("owner_id", "title", postgresql_nulls_not_distinct=True),
