@@ -43,6 +43,7 @@ from domain.models.institution import (
     InstitutionMemberRole,
 )
 from domain.models.user import User, UserRole
+from domain.services.audit import record_system_event
 
 GUEST = "guest"
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -234,6 +235,16 @@ async def grant_role(
             held.updated_by = by
         done.insert(0, f"{describe_user(user)} now holds {role.code} in {institution.slug}")
     await session.flush()
+    await record_system_event(
+        session,
+        "ROLE_GRANTED",
+        user_id=user.id,
+        payload={
+            "role": role.code,
+            "institution_id": None if institution is None else str(institution.id),
+            "by": None if by is None else str(by),
+        },
+    )
     return "; ".join(done)
 
 
@@ -279,6 +290,16 @@ async def revoke_role(
         held.updated_by = by
         where = f"in {institution.slug}"
     await session.flush()
+    await record_system_event(
+        session,
+        "ROLE_REVOKED",
+        user_id=user.id,
+        payload={
+            "role": role.code,
+            "institution_id": None if institution is None else str(institution.id),
+            "by": None if by is None else str(by),
+        },
+    )
     return f"{describe_user(user)} no longer holds {role.code} {where}"
 
 
@@ -372,6 +393,17 @@ async def grant_permission(
     )
     session.add(grant)
     await session.flush()
+    await record_system_event(
+        session,
+        "PERMISSION_GRANTED",
+        user_id=user.id,
+        payload={
+            "permission": permission.name,
+            "scope_type": None if scope_type is None else str(scope_type),
+            "scope_id": None if scope_id is None else str(scope_id),
+            "expires_at": None if expires_at is None else expires_at.isoformat(),
+        },
+    )
     until = "" if expires_at is None else f" until {expires_at.isoformat(timespec='minutes')}"
     return grant, f"granted {permission.name} to {describe_user(user)} {where}{until}"
 
