@@ -33,7 +33,7 @@ from tests.property.worlds import Catalog, Materialized, Request
 
 T = TypeVar("T")
 
-TABLES = {
+TABLES: dict[str, Any] = {
     "WORKOUT": Workout,
     "PROGRAM": Program,
     "TRAINING_LOG": TrainingSession,

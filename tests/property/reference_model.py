@@ -490,7 +490,8 @@ def matching_holdings(
             for one in actions:
                 index.setdefault((covered, one), []).append((permission, context))
         world.memo[key] = index
-    return world.memo[key].get((resource_type, action), [])  # shared: callers only read
+    found: list[tuple[Permission, Context]] = world.memo[key].get((resource_type, action), [])
+    return found  # shared: callers only read
 
 
 # --------------------------------------------------------------------------------------------

@@ -90,85 +90,27 @@ def institution_grant(permission: str) -> Callable[[ref.World], None]:
     return change
 
 
-# (id, change to the base world, request, expected by docs/access.md)
-CASES = [
-    # --- is_global held only in i0: rows of i0 only.
-    (
-        "institution ADMIN is not a platform admin",
-        institution_role("ADMIN"),
-        Request("u0", "UPDATE", "w_private"),
-        False,
-    ),
-    (
-        "institution role with an is_global permission, row outside i0",
-        institution_custom_role_with("TEST_GLOBAL.WORKOUT.READ"),
-        Request("u0", "READ", "w_private"),
-        False,
-    ),
-    (
-        "institution role with an is_global permission, row of i0",
-        institution_custom_role_with("TEST_GLOBAL.WORKOUT.READ"),
-        Request("u0", "READ", "w_i0"),
-        True,
-    ),
-    (
-        "platform role with an is_global permission, any row",
-        lambda world: (
-            world.role_permissions.add(("TRAINER", "TEST_GLOBAL.WORKOUT.READ")),
-            world.user_roles.append(ref.Flagged("u0", "TRAINER")),
-        ),
-        Request("u0", "READ", "w_private"),
-        True,
-    ),
-    # --- PUBLIC scope held only in i0: public rows, wherever they are.
-    (
-        "institution TRAINER: COACH.WORKOUT.SHARE (PUBLIC) on a public row outside i0",
-        institution_role("TRAINER"),
-        Request("u0", "SHARE", "w_public"),
-        True,
-    ),
-    (
-        "institution-scoped grant of a PUBLIC permission, row outside i0",
-        institution_grant("TEST.WORKOUT.SHARE"),
-        Request("u0", "SHARE", "w_public"),
-        True,
-    ),
-    # --- OWN scope held only in i0: the actor's own rows, wherever they are.
-    (
-        "institution role with an OWN permission, own row outside i0",
-        institution_custom_role_with("TEST.WORKOUT.EXPORT"),
-        Request("u0", "EXPORT", "w_own"),
-        True,
-    ),
-    (
-        "institution role with an OWN permission, own row of i0",
-        institution_custom_role_with("TEST.WORKOUT.EXPORT"),
-        Request("u0", "EXPORT", "w_own_i0"),
-        True,
-    ),
-    # --- RESOURCE_ID (client relation) held only in i0: consenting clients' rows.
-    (
-        "institution COACH reads a client's log (the log belongs to no institution)",
-        institution_role("COACH"),
-        Request("u0", "READ", "log_u1"),
-        True,
-    ),
-    (
-        "institution COACH, client withdrew coach_can_see_logs",
-        lambda world: (
-            world.member_roles.append(ref.Flagged("m0", "COACH")),
-            world.coach_can_see_logs.update(u1=False),
-        ),
-        Request("u0", "READ", "log_u1"),
-        False,
-    ),
-    (
-        "global COACH reads a consenting client's log",
-        lambda world: world.user_roles.append(ref.Flagged("u0", "COACH")),
-        Request("u0", "READ", "log_u1"),
-        True,
-    ),
-]
+def global_role(role: str) -> Callable[[ref.World], None]:
+    def change(world: ref.World) -> None:
+        world.user_roles.append(ref.Flagged("u0", role))
+
+    return change
+
+
+def role_permission(role: str, permission: str) -> Callable[[ref.World], None]:
+    def change(world: ref.World) -> None:
+        world.role_permissions.add((role, permission))
+
+    return change
+
+
+def logs_hidden_from_coaches(world: ref.World) -> None:
+    world.coach_can_see_logs["u1"] = False
+
+
+def ended_relation_customer_row_active(world: ref.World) -> None:
+    world.relations["rel0"] = ref.Relation("rel0", "u0", "u1", "ENDED")
+    world.customers.append(ref.InstitutionCustomer("i0", "rel0", "u1"))
 
 
 def policy(
@@ -228,6 +170,81 @@ def u0_in_department(world: ref.World) -> None:
     world.memberships["m0"] = ref.Membership("m0", "u0", "i0", "d0")
 
 
+# (id, change to the base world, request, expected by docs/access.md)
+CASES = [
+    # --- is_global held only in i0: rows of i0 only.
+    (
+        "institution ADMIN is not a platform admin",
+        institution_role("ADMIN"),
+        Request("u0", "UPDATE", "w_private"),
+        False,
+    ),
+    (
+        "institution role with an is_global permission, row outside i0",
+        institution_custom_role_with("TEST_GLOBAL.WORKOUT.READ"),
+        Request("u0", "READ", "w_private"),
+        False,
+    ),
+    (
+        "institution role with an is_global permission, row of i0",
+        institution_custom_role_with("TEST_GLOBAL.WORKOUT.READ"),
+        Request("u0", "READ", "w_i0"),
+        True,
+    ),
+    (
+        "platform role with an is_global permission, any row",
+        both(global_role("TRAINER"), role_permission("TRAINER", "TEST_GLOBAL.WORKOUT.READ")),
+        Request("u0", "READ", "w_private"),
+        True,
+    ),
+    # --- PUBLIC scope held only in i0: public rows, wherever they are.
+    (
+        "institution TRAINER: COACH.WORKOUT.SHARE (PUBLIC) on a public row outside i0",
+        institution_role("TRAINER"),
+        Request("u0", "SHARE", "w_public"),
+        True,
+    ),
+    (
+        "institution-scoped grant of a PUBLIC permission, row outside i0",
+        institution_grant("TEST.WORKOUT.SHARE"),
+        Request("u0", "SHARE", "w_public"),
+        True,
+    ),
+    # --- OWN scope held only in i0: the actor's own rows, wherever they are.
+    (
+        "institution role with an OWN permission, own row outside i0",
+        institution_custom_role_with("TEST.WORKOUT.EXPORT"),
+        Request("u0", "EXPORT", "w_own"),
+        True,
+    ),
+    (
+        "institution role with an OWN permission, own row of i0",
+        institution_custom_role_with("TEST.WORKOUT.EXPORT"),
+        Request("u0", "EXPORT", "w_own_i0"),
+        True,
+    ),
+    # --- RESOURCE_ID (client relation) held only in i0: consenting clients' rows.
+    (
+        "institution COACH reads a client's log (the log belongs to no institution)",
+        institution_role("COACH"),
+        Request("u0", "READ", "log_u1"),
+        True,
+    ),
+    (
+        "institution COACH, client withdrew coach_can_see_logs",
+        both(institution_role("COACH"), logs_hidden_from_coaches),
+        Request("u0", "READ", "log_u1"),
+        False,
+    ),
+    (
+        "global COACH reads a consenting client's log",
+        global_role("COACH"),
+        Request("u0", "READ", "log_u1"),
+        True,
+    ),
+]
+
+
 # Further readings (INTERPRETATION notes of reference_model.py), each checked on its own.
 READINGS = [
     (
@@ -253,10 +270,7 @@ READINGS = [
         " relation's status",
         both(
             add(w_inst=ref.Resource("w_inst", "WORKOUT", "u0", "i0", "INSTITUTION")),
-            lambda world: (
-                world.relations.update(rel0=ref.Relation("rel0", "u0", "u1", "ENDED")),
-                world.customers.append(ref.InstitutionCustomer("i0", "rel0", "u1")),
-            ),
+            ended_relation_customer_row_active,
         ),
         Request("u1", "READ", "w_inst"),
         True,
@@ -275,7 +289,7 @@ READINGS = [
     (
         "INSTITUTION_CUSTOMER: a member holding COACH globally counts as holding it there",
         both(
-            lambda world: world.user_roles.append(ref.Flagged("u0", "COACH")),
+            global_role("COACH"),
             add(w_ic=ref.Resource("w_ic", "WORKOUT", "u1", "i0", "INSTITUTION_CUSTOMER")),
         ),
         Request("u0", "READ", "w_ic"),

@@ -5,6 +5,26 @@ A world (``reference_model.World``) is plain data; ``worlds()`` draws one and
 returning the database id of every key. The seeded system roles and permissions are read from
 the reference YAML files (the same files the seed loader reads) so the reference model knows
 what every system role carries without asking the engine.
+
+A world has: a decision time (the hour matters to `hours_utc`); the seeded system roles, one
+sometimes switched off; 3-6 users (some inactive); 1-3 institutions (some inactive) with 0-2
+departments each; 0-2 institution roles whose parent is a system role or the other one, with
+extra role permissions; global roles and direct permissions; memberships (active or not, in a
+department or not) with institution roles and member / department permissions; professional
+<-> client relations (every status, consent keys true / false / absent; the professional
+usually a COACH or PHYSIOTHERAPIST) and institution customers derived from them; workouts and
+programs (owner or catalogue, in an institution or not, every visibility level), training
+logs; user_ownership rows with every flag; share invites (accepted or not, revoked, expired);
+the `coach_can_see_logs` setting of log owners (and sometimes a system-wide false);
+permission grants to users and roles, unscoped or scoped to an institution, a department or
+one row, never / later / already expired, some inactive; visibility policies (level x type,
+permission, institution, role, allow_guest); allow and deny policies (actions, types, `when`
+conditions) assigned to roles (optionally scoped), to permissions, or switched on by
+institutions. Several draws are aimed (grants at a row of the world, logs at consenting
+clients, invites at SHARED rows …) so that each rule decides something often enough.
+
+``scenarios()`` adds the requests to ask (one per kind of decision, rare kinds first, see
+``categorize``); ``listings()`` a resource type to list.
 """
 
 from __future__ import annotations
@@ -13,7 +33,7 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -423,25 +443,30 @@ def worlds(draw: st.DrawFn, max_users: int = 6) -> ref.World:
             )
         )
     shared = [k for k in content if world.resources[k].visibility == "SHARED"]
-    for _ in range(draw(st.integers(0, 3))):
-        resource = draw(st.sampled_from([*content, *shared, *shared]))
+    for _ in range(draw(st.integers(1 if shared else 0, 3))):
+        resource = draw(st.sampled_from([*content, *shared, *shared, *shared]))
         expires = draw(expiry(now))
         world.share_invites.append(
             ref.ShareInvite(
                 resource=resource,
                 invited_by=world.resources[resource].owner or draw(st.sampled_from(users)),
-                accepted_by=draw(st.sampled_from([None, *users, *users])),
+                accepted_by=draw(
+                    st.sampled_from(
+                        [*users, None, *(u for u in users if u != world.resources[resource].owner)]
+                    )
+                ),
                 expires_at=expires if expires is not None else now + dt.timedelta(days=3),
-                is_revoked=draw(st.sampled_from([False] * 7 + [True] * 3)),
+                is_revoked=draw(st.sampled_from([False] * 4 + [True] * 3 + [False] * 3)),
             )
         )
 
     # The client's privacy setting (absent = not set), and sometimes a system-wide value.
     # Only the owners of training logs are drawn one: the setting decides nothing else, and
     # each value costs the settings service several statements.
-    log_owners = sorted({r.owner for r in world.resources.values() if r.type == "TRAINING_LOG"})
+    log_owners = sorted(
+        {r.owner for r in world.resources.values() if r.type == "TRAINING_LOG" and r.owner}
+    )
     for user in log_owners:
-        assert user is not None
         value = draw(st.sampled_from([None, True, False, False]))
         if value is not None:
             world.coach_can_see_logs[user] = value
@@ -524,8 +549,8 @@ def worlds(draw: st.DrawFn, max_users: int = 6) -> ref.World:
             active=draw(mostly(0.85)),
         )
         for _ in range(draw(st.integers(1, 2))):
-            target = draw(st.sampled_from(["ROLE", "ROLE", "PERMISSION", "INSTITUTION"]))
-            if target == "INSTITUTION":
+            assignee = draw(st.sampled_from(["ROLE", "ROLE", "PERMISSION", "INSTITUTION"]))
+            if assignee == "INSTITUTION":
                 institution = draw(st.sampled_from(institutions))
                 if all(
                     (row.owner, row.target) != (institution, key)
@@ -534,7 +559,7 @@ def worlds(draw: st.DrawFn, max_users: int = 6) -> ref.World:
                     world.institution_policies.append(
                         ref.Flagged(institution, key, draw(mostly(0.85)))
                     )
-            elif target == "PERMISSION":
+            elif assignee == "PERMISSION":
                 world.policy_assignments.append(
                     ref.PolicyAssignment(
                         key,
@@ -639,6 +664,9 @@ RELAXATIONS: dict[str, Callable[[ref.World], dict[str, Any]]] = {
     "hour of the decision": lambda w: {"now": w.now + dt.timedelta(hours=12)},
     "coach_can_see_logs": lambda w: {"coach_can_see_logs": {}, "coach_can_see_logs_default": True},
     "visibility policy inactive": lambda w: {"visibility_policies": _on(w.visibility_policies)},
+    "visibility policy role": lambda w: {
+        "visibility_policies": [dataclasses.replace(v, role=None) for v in w.visibility_policies]
+    },
     "allow policy inactive / deny policy": _allow_policies_only,
 }
 
@@ -736,9 +764,11 @@ def categorize(world: ref.World) -> dict[str, list[Request]]:
 @st.composite
 def listings(draw: st.DrawFn) -> tuple[ref.World, str]:
     """A world and one resource type it has rows of (what a list screen shows)."""
-    world = draw(worlds(max_users=4))
+    world = draw(worlds(max_users=3))
     present = sorted({r.type for r in world.resources.values()})
-    return world, draw(st.sampled_from(present))
+    # Workouts and programs have most visibility levels: listed twice as often.
+    weighted = [t for t in present for _ in range(2 if t in ("WORKOUT", "PROGRAM") else 1)]
+    return world, draw(st.sampled_from(weighted))
 
 
 COMMON_LABELS = (
@@ -751,7 +781,7 @@ COMMON_LABELS = (
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, max_requests: int = 6) -> tuple[ref.World, list[Request]]:
+def scenarios(draw: st.DrawFn, max_requests: int = 4) -> tuple[ref.World, list[Request]]:
     """A world and (actor, action, resource) requests about it.
 
     Uniformly drawn requests are mostly plain denials. Instead the requests are grouped by
@@ -819,17 +849,11 @@ async def load_catalog(session: AsyncSession) -> Catalog:
     return Catalog(roles, permissions, visibility, difficulty)
 
 
-@dataclass
-class Materialized:
-    """Database ids of a materialized world's keys (users, roles, resources …)."""
-
-    ids: dict[str, uuid.UUID] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> uuid.UUID:
-        return self.ids[key]
+class Materialized(dict[str, uuid.UUID]):
+    """World key -> database id (users, roles, institutions, departments, resources …)."""
 
     def key_of(self) -> dict[uuid.UUID, str]:
-        return {v: k for k, v in self.ids.items()}
+        return {v: k for k, v in self.items()}
 
 
 async def _insert(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
@@ -845,8 +869,7 @@ async def materialize(
 
     if catalog is None:
         catalog = await load_catalog(session)
-    out = Materialized()
-    ids = out.ids
+    ids = Materialized()
     now = world.now
     ids.update(catalog.roles)
     for key in (*world.users, *world.institutions, *world.departments, *world.memberships):
@@ -1067,7 +1090,7 @@ async def materialize(
         [
             {
                 "id": ids[r.key],
-                "user_id": ids[r.owner],
+                "user_id": ids[r.owner or ""],
                 "source": TrainingSessionSource.FREE_TEXT,
                 "started_at": now - dt.timedelta(days=2),
             }
@@ -1207,4 +1230,4 @@ async def materialize(
         ],
     )
     await session.flush()
-    return out
+    return ids
