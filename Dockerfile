@@ -10,15 +10,13 @@ COPY bot ./bot
 COPY migrations ./migrations
 COPY locales ./locales
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install '.[redis]'
-# Compiled catalogs are built here, never committed (they would go stale).
-RUN if ls locales/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-      /opt/venv/bin/pybabel compile -d locales -D messages; fi
+# The wheel installs the .po catalogs under /opt/venv/share/motriforge/locales; the bot
+# compiles them in memory when it starts (never a stale .mo; docs/decisions.md).
 
 FROM python:3.12-slim AS runtime
 RUN useradd --create-home --uid 10001 motriforge
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 MOTRIFORGE_DATA_DIR=/home/motriforge/data
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build --chown=motriforge /src/locales /app/locales
 COPY --chown=motriforge alembic.ini /app/
 WORKDIR /app
 USER motriforge

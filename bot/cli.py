@@ -148,22 +148,91 @@ def db_current() -> None:
     out.print(f"current: {current or 'base (empty)'}\nhead:    {head} ({state})")
 
 
+def configure_logging(config: Settings) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def run_bot(work: Callable[[], Awaitable[None]]) -> None:
+    """Run a long-lived bot coroutine; Ctrl-C stops it cleanly, setup problems are one line."""
+    from bot.runtime import NotReady
+
+    try:
+        asyncio.run(work())
+    except KeyboardInterrupt:
+        pass
+    except NotReady as error:
+        fail(str(error))
+    except DatabaseUnavailable as error:
+        fail(str(error), EXIT_UNAVAILABLE)
+    except OSError as error:
+        fail(f"unreachable: {error}", EXIT_UNAVAILABLE)
+
+
+def require_token(config: Settings) -> None:
+    if config.bot_token is None:
+        fail(
+            "invalid configuration: BOT_TOKEN: not set (the token BotFather gave you)",
+            EXIT_CONFIG,
+        )
+
+
 @app.command()
 def run() -> None:
-    """Run the bot with long polling."""
-    not_yet("run")
+    """Run the bot with long polling (Telegram's API at TELEGRAM_API_BASE)."""
+    from bot.runtime import run_polling
+
+    config = settings()
+    require_token(config)
+    configure_logging(config)
+    run_bot(lambda: run_polling(config))
 
 
 @app.command()
-def webhook() -> None:
-    """Run the bot behind a webhook (aiohttp server, secret token checked)."""
-    not_yet("webhook")
+def webhook(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    path: Annotated[str, typer.Option(help="Path Telegram posts updates to")] = "/webhook",
+) -> None:
+    """Serve Telegram's webhook (aiohttp; secret token checked; /healthz and /metrics)."""
+    from bot.runtime import run_webhook
+
+    config = settings()
+    require_token(config)
+    if config.webhook_secret is None:
+        fail(
+            "invalid configuration: WEBHOOK_SECRET: not set; a webhook without a secret "
+            "would accept updates from anyone",
+            EXIT_CONFIG,
+        )
+    if config.webhook_url is None:
+        fail("invalid configuration: WEBHOOK_URL: not set (the public https:// URL)", EXIT_CONFIG)
+    configure_logging(config)
+
+    async def work() -> None:
+        try:
+            await run_webhook(config, host=host, port=port, path=path)
+        except ValueError as error:
+            fail(f"invalid configuration: {error}", EXIT_CONFIG)
+
+    run_bot(work)
 
 
 @app.command()
 def shell() -> None:
-    """Chat with the bot in the terminal, against the local Bot API emulator."""
-    not_yet("shell")
+    """Chat with the bot in the terminal (local Bot API emulator, embedded database by
+    default). Reads a script from stdin when it is not a terminal: `@name`, text, `tap N`,
+    `tap <label>`, `link <payload>`, `location LAT LON`, `upload <path>`, `pay`."""
+    import logging
+
+    from bot.shell import run_shell
+
+    config = settings()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    run_bot(lambda: run_shell(config, sys.stdin, interactive=sys.stdin.isatty()))
 
 
 @app.command()

@@ -20,6 +20,7 @@ from domain.models import (  # noqa: F401  (imported for their tables)
     program,
     rating,
     setting,
+    telegram,
     training_log,
     user,
     workout,

@@ -48,6 +48,8 @@ from domain.models.setting import (
     SettingDataType,
     SettingExport,
     SettingExportFormat,
+    SettingGroup,
+    SettingGroupMember,
     SettingLevel,
     SettingTemplate,
     SystemSettingValue,
@@ -299,6 +301,79 @@ async def effective_setting(session: AsyncSession, user_id: uuid.UUID, key: str)
 async def effective_settings(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Every active setting's effective value for this user, in one query."""
     return {item.key: item.value for item in await _resolve(session, user_id)}
+
+
+@dataclass(frozen=True)
+class SettingView:
+    """One line of the /settings screen: a user-editable setting and its effective value."""
+
+    key: str
+    name: str
+    description: str | None
+    data_type: SettingDataType
+    rules: Mapping[str, Any]
+    value: Any
+    source: ValueSource
+
+
+@dataclass(frozen=True)
+class SettingGroupView:
+    code: str
+    name: str
+    settings: tuple[SettingView, ...]
+
+
+def _localized(translations: Mapping[str, str], locale: str, fallback: str | None) -> str | None:
+    return translations.get(locale) or translations.get("en") or fallback
+
+
+async def settings_screen(
+    session: AsyncSession, user_id: uuid.UUID, locale: str
+) -> list[SettingGroupView]:
+    """The groups of user-editable settings in display order, with names in ``locale`` and
+    the user's effective values (two queries)."""
+    effective = {item.key: item for item in await _resolve(session, user_id)}
+    rows = await session.execute(
+        select(SettingGroup, Setting)
+        .join(SettingGroupMember, SettingGroupMember.setting_group_id == SettingGroup.id)
+        .join(Setting, Setting.id == SettingGroupMember.setting_id)
+        .where(Setting.is_active, Setting.is_user_configurable, ~Setting.is_sensitive)
+        .order_by(SettingGroup.display_order, SettingGroup.code, SettingGroupMember.display_order)
+    )
+    groups: dict[str, tuple[str, list[SettingView]]] = {}
+    for group, definition in rows:
+        current = effective.get(definition.setting_key)
+        if current is None:
+            continue
+        name = _localized(group.group_name_i18n, locale, group.group_name) or group.code
+        entries = groups.setdefault(group.code, (name, []))[1]
+        entries.append(
+            SettingView(
+                key=definition.setting_key,
+                name=_localized(definition.display_name_i18n, locale, definition.display_name)
+                or definition.setting_key,
+                description=_localized(definition.description_i18n, locale, definition.description),
+                data_type=definition.data_type,
+                rules=definition.validation_rules,
+                value=current.value,
+                source=current.source,
+            )
+        )
+    return [
+        SettingGroupView(code=code, name=name, settings=tuple(entries))
+        for code, (name, entries) in groups.items()
+    ]
+
+
+async def user_setting_view(
+    session: AsyncSession, user_id: uuid.UUID, key: str, locale: str
+) -> SettingView:
+    """One user-editable setting as the screen shows it; NotFound for others."""
+    for group in await settings_screen(session, user_id, locale):
+        for view in group.settings:
+            if view.key == key:
+                return view
+    raise NotFound(f"unknown setting {key!r}", key=key)
 
 
 # --------------------------------------------------------------------------------------------

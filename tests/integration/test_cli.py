@@ -53,11 +53,28 @@ def test_version(tmp_path: Path) -> None:
 
 
 def test_not_yet_available_commands_say_so(tmp_path: Path) -> None:
-    result = run_cli(None, tmp_path, "shell")
+    result = run_cli(None, tmp_path, "import-program", "program.yaml")
     assert result.returncode == 1
-    assert (
-        result.stderr.strip() == "error: `motriforge shell` is not available yet in this version."
+    assert result.stderr.strip() == (
+        "error: `motriforge import-program` is not available yet in this version."
     )
+
+
+def test_run_needs_a_bot_token(tmp_path: Path) -> None:
+    result = run_cli(None, tmp_path, "run")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: invalid configuration: BOT_TOKEN: not set (the token BotFather gave you)"
+    )
+
+
+def test_webhook_refuses_to_start_without_secret(tmp_path: Path) -> None:
+    env_token = "123456789:AAEmulatorTokenForTestsOnly_0123456"
+    (tmp_path / ".env").write_text(f"BOT_TOKEN={env_token}\nWEBHOOK_URL=https://bot.example\n")
+    result = run_cli(None, tmp_path, "webhook")
+    assert result.returncode == 2
+    assert "WEBHOOK_SECRET: not set" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_doctor_db_upgrade_current_downgrade(empty_database_url: URL, tmp_path: Path) -> None:
