@@ -1,7 +1,7 @@
 """Authorization benchmark: cold `authorize` round trips and latency, and the first page of
 "workouts I can see" with 10,000 users, 500 institutions, 100,000 workouts and 100,000 programs.
 
-    python bench/access_bench.py [--runs 300] [--keep]
+    python -m bench.access_bench [--runs 300] [--keep]
 
 The database is a throwaway one (`mf_bench_<random>`) on the server of TEST_DATABASE_URL, else
 on 127.0.0.1:5432 when something answers there, else on an embedded PostgreSQL; it is dropped
@@ -15,20 +15,18 @@ import asyncio
 import os
 import platform
 import random
-import socket
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy import event, select, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bench.common import server, summary, throwaway_database
 from domain import migrate
 from domain.access import (
     AccessCache,
@@ -39,8 +37,7 @@ from domain.access import (
     load_policies,
     visible,
 )
-from domain.config import to_asyncpg
-from domain.db import EmbeddedPostgres, asyncpg_connect_kwargs, create_engine, session_factory
+from domain.db import asyncpg_connect_kwargs, create_engine, session_factory
 from domain.models.workout import Workout
 from domain.reference.loader import load_reference_data
 
@@ -48,69 +45,6 @@ USERS = 10_000
 INSTITUTIONS = 500
 WORKOUTS = 100_000
 PROGRAMS = 100_000
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def summary(label: str, values_ms: list[float]) -> str:
-    return (
-        f"{label}: n={len(values_ms)} p50={percentile(values_ms, 0.5):.2f} ms"
-        f" p95={percentile(values_ms, 0.95):.2f} ms p99={percentile(values_ms, 0.99):.2f} ms"
-        f" max={max(values_ms):.2f} ms"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Server and database
-# ---------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def server() -> Iterator[tuple[URL, str]]:
-    configured = os.environ.get("TEST_DATABASE_URL")
-    if configured:
-        yield to_asyncpg(make_url(configured)).set(database="postgres"), "TEST_DATABASE_URL"
-        return
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        reachable = probe.connect_ex(("127.0.0.1", 5432)) == 0
-    if reachable:
-        yield (
-            URL.create("postgresql+asyncpg", "postgres", None, "127.0.0.1", 5432, "postgres"),
-            ("127.0.0.1:5432"),
-        )
-        return
-    with tempfile.TemporaryDirectory(prefix="motriforge-bench-") as directory:
-        embedded = EmbeddedPostgres(Path(directory))
-        try:
-            yield to_asyncpg(embedded.start()).set(database="postgres"), "embedded"
-        finally:
-            embedded.stop()
-
-
-@asynccontextmanager
-async def throwaway_database(server_url: URL, keep: bool) -> AsyncIterator[URL]:
-    name = f"mf_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(**asyncpg_connect_kwargs(server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield server_url.set(database=name)
-    finally:
-        if keep:
-            print(f"kept database {name}")
-        else:
-            admin = await asyncpg.connect(**asyncpg_connect_kwargs(server_url))
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,11 +20,10 @@ from bot.handlers import all_commands, feature_routers
 from bot.i18n import CatalogI18n
 from bot.metrics import Metrics
 from bot.middlewares.database import DatabaseMiddleware
-from bot.middlewares.dedup import DeduplicationMiddleware
 from bot.middlewares.errors import ErrorMiddleware
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.opening import OpenUpdateMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
-from bot.middlewares.user import UserMiddleware
 from domain.config import SUPPORTED_LOCALES, Settings
 
 
@@ -43,7 +42,7 @@ class Application:
     dispatcher: Dispatcher
     i18n: CatalogI18n
     metrics: Metrics
-    deduplication: DeduplicationMiddleware
+    opening: OpenUpdateMiddleware
     throttling: ThrottlingMiddleware
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -78,7 +77,7 @@ def build_dispatcher(
     metrics: Metrics | None = None,
     i18n: CatalogI18n | None = None,
     extra_routers: Sequence[Router] = (),
-) -> tuple[Dispatcher, CatalogI18n, DeduplicationMiddleware, ThrottlingMiddleware]:
+) -> tuple[Dispatcher, CatalogI18n, OpenUpdateMiddleware, ThrottlingMiddleware]:
     options = options or BotOptions()
     i18n = i18n or CatalogI18n(default_locale=default_locale)
     storage, isolation = fsm_backend(redis_url)
@@ -86,7 +85,8 @@ def build_dispatcher(
     throttling = ThrottlingMiddleware(
         i18n, burst=options.throttle_burst, rate=options.throttle_rate
     )
-    deduplication = DeduplicationMiddleware()
+    engine = session_factory.kw["bind"]
+    opening = OpenUpdateMiddleware(engine, default_locale)
     outer = dispatcher.update.outer_middleware
     if metrics is not None:
         outer(metrics.update_middleware())
@@ -100,12 +100,13 @@ def build_dispatcher(
     )
     outer(throttling)
     outer(DatabaseMiddleware(session_factory))
-    outer(deduplication)
-    outer(UserMiddleware(default_locale))
+    outer(opening)
+    dispatcher.startup.register(opening.open)
+    dispatcher.shutdown.register(opening.close)
     outer(LocaleMiddleware(i18n))
     # Extra routers (tests, plugins) go before the features: the fallback takes everything.
     dispatcher.include_routers(*extra_routers, *feature_routers())
-    return dispatcher, i18n, deduplication, throttling
+    return dispatcher, i18n, opening, throttling
 
 
 def build_application(
@@ -119,11 +120,16 @@ def build_application(
     extra_routers: Sequence[Router] = (),
 ) -> Application:
     metrics = metrics or Metrics()
+    options = options or BotOptions(
+        throttle_burst=settings.throttle_burst,
+        throttle_rate=settings.throttle_rate,
+        handler_timeout=settings.handler_timeout,
+    )
     bot_token = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
     if bot_token is None:
         raise ValueError("BOT_TOKEN is not set")
     bot = build_bot(bot_token, api_base or settings.telegram_api_base, metrics)
-    dispatcher, i18n, deduplication, throttling = build_dispatcher(
+    dispatcher, i18n, opening, throttling = build_dispatcher(
         session_factory,
         default_locale=settings.default_locale,
         redis_url=settings.redis_url,
@@ -131,4 +137,4 @@ def build_application(
         metrics=metrics,
         extra_routers=extra_routers,
     )
-    return Application(bot, dispatcher, i18n, metrics, deduplication, throttling)
+    return Application(bot, dispatcher, i18n, metrics, opening, throttling)

@@ -27,8 +27,16 @@ class NotReady(Exception):
 
 
 def app_engine_kwargs() -> dict[str, object]:
-    # JIT compilation costs 100+ ms on the small, indexed queries a chat makes.
-    return {"connect_args": {"server_settings": {"jit": "off"}}, "pool_size": 10}
+    return {
+        # JIT compilation costs 100+ ms on the small, indexed queries a chat makes.
+        "connect_args": {"server_settings": {"jit": "off"}},
+        "pool_size": 10,
+        # A ping per checkout is a round trip per update; a connection the server dropped
+        # fails that one update instead (answered with a reference code), and the pool
+        # replaces it. Idle connections are recycled before servers usually drop them.
+        "pool_pre_ping": False,
+        "pool_recycle": 1800,
+    }
 
 
 async def prepare_database(database: Database) -> None:

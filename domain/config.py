@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     )
     payment_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    throttle_burst: int = Field(default=8, ge=1, description="Updates a person may send at once")
+    throttle_rate: float = Field(
+        default=2.0, gt=0, description="Updates per second a person may sustain"
+    )
+    handler_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds before a handler is cancelled and reported"
+    )
 
     @field_validator("bot_token")
     @classmethod

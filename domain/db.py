@@ -133,7 +133,8 @@ async def open_database(settings: Settings, *, announce: bool = True) -> Databas
 
 
 def create_engine(url: URL, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import bot  # noqa: F401 - first: aiogram is imported the way the product imports it (lean)
 from domain import migrate
 from domain.config import to_asyncpg
 from domain.db import EmbeddedPostgres, asyncpg_connect_kwargs, create_engine, session_factory

@@ -1,5 +1,6 @@
-"""One database session and transaction per update: the handler's changes commit together
-when it returns, or roll back together when it raises."""
+"""One database session per update: the handler's changes commit together when it returns,
+or roll back together when it raises. The transaction begins with the first statement, so an
+update that never touches the database costs nothing here."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class DatabaseMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with self.session_factory() as session, session.begin():
+        # Leaving the block closes the session, which rolls back whatever was not committed.
+        async with self.session_factory() as session:
             data["session"] = session
-            return await handler(event, data)
+            result = await handler(event, data)
+            if session.in_transaction():
+                await session.commit()
+            return result

@@ -1,4 +1,6 @@
-"""At-most-once handling of Telegram updates (the de-duplication middleware's store)."""
+"""At-most-once handling of Telegram updates: the de-duplication store's upkeep. Updates are
+claimed by ``domain.services.users.claim_and_find_sender`` (with their sender, one round trip);
+``claim_update`` claims one in the caller's transaction."""
 
 from __future__ import annotations
 

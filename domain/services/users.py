@@ -15,8 +15,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, bindparam, delete, exists, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Exists
 
@@ -26,6 +27,7 @@ from domain.models.access import Role
 from domain.models.institution import InstitutionMember, InstitutionMemberRole
 from domain.models.lookup import Category
 from domain.models.setting import Setting, UserSettingValue
+from domain.models.telegram import ProcessedUpdate
 from domain.models.user import User, UserCategory, UserRole
 from domain.services.audit import record_system_event
 
@@ -76,7 +78,6 @@ class UserContext:
     timezone: str
     onboarded: bool
     is_new: bool
-    is_unreachable: bool
 
 
 def supported_locale(language_code: str | None) -> str | None:
@@ -103,6 +104,115 @@ def _onboarded(user_id: Any) -> Exists:
     )
 
 
+# What every update needs to know about its sender, by Telegram id; built once (the statement
+# runs on every update: building it per call costs more than executing it).
+_USER_COLUMNS = (
+    User.id,
+    User.first_name,
+    User.last_name,
+    User.telegram_username,
+    User.language_code,
+    User.locale,
+    User.timezone,
+    User.last_login,
+    _locale_chosen(User.id).label("locale_chosen"),
+    _onboarded(User.id).label("onboarded"),
+)
+_SENDER = select(*_USER_COLUMNS).where(User.telegram_user_id == bindparam("telegram_user_id"))
+# The same in the statement that claims the update (domain.services.updates): a sender row
+# of NULLs when the person is new.
+_CLAIM = (
+    insert(ProcessedUpdate)
+    .values(bot_id=bindparam("bot_id"), update_id=bindparam("update_id"))
+    .on_conflict_do_nothing()
+    .returning(ProcessedUpdate.update_id)
+    .cte("claim")
+)
+_CLAIM_ONLY = (
+    insert(ProcessedUpdate)
+    .values(bot_id=bindparam("bot_id"), update_id=bindparam("update_id"))
+    .on_conflict_do_nothing()
+    .returning(ProcessedUpdate.update_id)
+)
+_ONE = select(literal(1).label("one")).subquery("one")
+_CLAIM_AND_SENDER = (
+    select(exists(select(_CLAIM.c.update_id)).label("claimed"), *_USER_COLUMNS)
+    .select_from(_ONE)
+    .outerjoin(User, User.telegram_user_id == bindparam("telegram_user_id"))
+)
+
+
+class _Compiled:
+    """A statement compiled once for asyncpg, run on the driver connection: on the path of
+    every update, SQLAlchemy's per-execution work costs more than the query itself."""
+
+    def __init__(self, statement: Any) -> None:
+        compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+        self.sql = str(compiled)
+        self.names = tuple(compiled.positiontup or ())
+        self.defaults = dict(compiled.params)
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.defaults[name] for name in self.names]
+
+
+_CLAIM_ONLY_SQL = _Compiled(_CLAIM_ONLY)
+_CLAIM_AND_SENDER_SQL = _Compiled(_CLAIM_AND_SENDER)
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRow:
+    """The sender's row as read with the claim; ``id`` is None for a newcomer."""
+
+    id: uuid.UUID | None
+    first_name: str | None
+    last_name: str | None
+    telegram_username: str | None
+    language_code: str | None
+    locale: str | None
+    timezone: str | None
+    last_login: dt.datetime | None
+    locale_chosen: bool
+    onboarded: bool
+
+
+async def claim_and_find_sender(
+    claims: Any,
+    *,
+    bot_id: int,
+    update_id: int,
+    telegram_user_id: int | None,
+) -> tuple[bool, SenderRow | None]:
+    """Claim the update (at most once per bot and update id) and read its sender's row, in
+    one round trip. ``claims`` is an asyncpg pool or connection outside any transaction: the
+    claim is committed before the update is handled (at-most-once, docs/decisions.md).
+    Returns (claimed, the sender's row or None when there is no sender)."""
+    driver = claims
+    values = {"bot_id": bot_id, "update_id": update_id, "telegram_user_id": telegram_user_id}
+    if telegram_user_id is None:
+        claimed = await driver.fetchval(_CLAIM_ONLY_SQL.sql, *_CLAIM_ONLY_SQL.arguments(values))
+        return claimed is not None, None
+    record = await driver.fetchrow(
+        _CLAIM_AND_SENDER_SQL.sql, *_CLAIM_AND_SENDER_SQL.arguments(values)
+    )
+    assert record is not None  # one row, from the one-row subquery
+    fields = {name: record[name] for name in SenderRow.__slots__}
+    return bool(record["claimed"]), SenderRow(**fields)
+
+
+async def resolve_sender(
+    session: AsyncSession,
+    identity: TelegramIdentity,
+    row: Any,
+    *,
+    default_locale: str,
+    now: dt.datetime | None = None,
+) -> UserContext:
+    """The UserContext for a sender row read by ``claim_and_find_sender``; a newcomer is
+    created in the session's transaction."""
+    return await _known_or_new(session, identity, row, default_locale, now)
+
+
 async def resolve_telegram_user(
     session: AsyncSession,
     identity: TelegramIdentity,
@@ -115,26 +225,22 @@ async def resolve_telegram_user(
     Locale: the user's own ``locale`` setting when they chose one, else Telegram's language
     when we speak it, else ``default_locale``.
     """
+    row = (
+        await session.execute(_SENDER, {"telegram_user_id": identity.telegram_user_id})
+    ).one_or_none()
+    return await _known_or_new(session, identity, row, default_locale, now)
+
+
+async def _known_or_new(
+    session: AsyncSession,
+    identity: TelegramIdentity,
+    row: Any,  # a Row of _USER_COLUMNS (its id NULL for a newcomer) or None
+    default_locale: str,
+    now: dt.datetime | None,
+) -> UserContext:
     now = now or dt.datetime.now(dt.UTC)
     telegram_locale = supported_locale(identity.language_code)
-    row = (
-        await session.execute(
-            select(
-                User.id,
-                User.first_name,
-                User.last_name,
-                User.telegram_username,
-                User.language_code,
-                User.locale,
-                User.timezone,
-                User.last_login,
-                User.is_unreachable,
-                _locale_chosen(User.id).label("locale_chosen"),
-                _onboarded(User.id).label("onboarded"),
-            ).where(User.telegram_user_id == identity.telegram_user_id)
-        )
-    ).one_or_none()
-    if row is None:
+    if row is None or row.id is None:
         return await _create(session, identity, telegram_locale or default_locale, now)
 
     locale = row.locale if row.locale_chosen else (telegram_locale or default_locale)
@@ -171,7 +277,6 @@ async def resolve_telegram_user(
         timezone=row.timezone,
         onboarded=bool(row.onboarded),
         is_new=False,
-        is_unreachable=False,
     )
 
 
@@ -200,7 +305,6 @@ async def _create(
         timezone="UTC",
         onboarded=False,
         is_new=True,
-        is_unreachable=False,
     )
 
 

@@ -121,7 +121,7 @@ async def test_same_update_delivered_twice_is_handled_once(harness: Harness) -> 
     assert first == second
     answers = [m for m in dup.messages[before:] if "Cancelled" in m.text or "cancel" in m.text]
     assert len(answers) == 1
-    assert harness.application.deduplication.skipped >= 1
+    assert harness.application.opening.skipped >= 1
 
 
 async def test_flood_gets_one_polite_answer(app_engine: AsyncEngine) -> None:
@@ -190,3 +190,20 @@ async def test_no_error_rows_for_normal_conversations(harness: Harness) -> None:
             .where(ErrorOccurrence.user_id == user_id)
         )
     assert count == 0
+
+
+async def test_blocking_and_unblocking_the_bot_is_recorded(harness: Harness) -> None:
+    bea = harness.user("bea")
+    await bea.send("/help")
+    token = harness.emulator.default_token
+
+    async def unreachable() -> bool | None:
+        async with harness.session_factory() as session:
+            return await session.scalar(
+                select(User.is_unreachable).where(User.telegram_user_id == bea.user_id)
+            )
+
+    await harness.emulator.wait_processed(token, bea.block())
+    assert await unreachable() is True
+    await harness.emulator.wait_processed(token, bea.unblock())
+    assert await unreachable() is False

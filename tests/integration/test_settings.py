@@ -110,10 +110,15 @@ async def user_value_rows(session: AsyncSession, user: User) -> int:
 
 
 async def log_rows(session: AsyncSession, key: str) -> list[SettingChangeLog]:
+    """This test's log rows: written in its transaction (`now()` is the transaction's start;
+    rows other tests committed, e.g. the bot's conversations, are older)."""
     return list(
         await session.scalars(
             select(SettingChangeLog)
-            .where(SettingChangeLog.setting_id == await setting_id(session, key))
+            .where(
+                SettingChangeLog.setting_id == await setting_id(session, key),
+                SettingChangeLog.changed_at >= func.now(),
+            )
             .order_by(SettingChangeLog.changed_at, SettingChangeLog.id)
         )
     )

@@ -1,0 +1,80 @@
+"""What the benchmarks share: percentiles, a server to create throwaway databases on."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import URL, make_url
+
+from domain.config import to_asyncpg
+from domain.db import EmbeddedPostgres, asyncpg_connect_kwargs
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(label: str, values_ms: list[float]) -> str:
+    return (
+        f"{label}: n={len(values_ms)} p50={percentile(values_ms, 0.5):.2f} ms"
+        f" p95={percentile(values_ms, 0.95):.2f} ms p99={percentile(values_ms, 0.99):.2f} ms"
+        f" max={max(values_ms):.2f} ms"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Server and database
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def server() -> Iterator[tuple[URL, str]]:
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield to_asyncpg(make_url(configured)).set(database="postgres"), "TEST_DATABASE_URL"
+        return
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        reachable = probe.connect_ex(("127.0.0.1", 5432)) == 0
+    if reachable:
+        yield (
+            URL.create("postgresql+asyncpg", "postgres", None, "127.0.0.1", 5432, "postgres"),
+            ("127.0.0.1:5432"),
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="motriforge-bench-") as directory:
+        embedded = EmbeddedPostgres(Path(directory))
+        try:
+            yield to_asyncpg(embedded.start()).set(database="postgres"), "embedded"
+        finally:
+            embedded.stop()
+
+
+@asynccontextmanager
+async def throwaway_database(server_url: URL, keep: bool) -> AsyncIterator[URL]:
+    name = f"mf_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(**asyncpg_connect_kwargs(server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield server_url.set(database=name)
+    finally:
+        if keep:
+            print(f"kept database {name}")
+        else:
+            admin = await asyncpg.connect(**asyncpg_connect_kwargs(server_url))
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
