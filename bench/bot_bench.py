@@ -147,7 +147,7 @@ async def measure(
 async def memory(
     emulator: BotApiEmulator, env: dict[str, str], count: int
 ) -> tuple[float, float, float]:
-    command = [sys.executable, "-m", "bot.cli", "run"]
+    command = [sys.executable, "-m", "bot.cli", "run", "--no-scheduler"]
     before = len(emulator.calls_to("getUpdates"))
     async with bot_process(command, env) as pid:
         await until_polling(emulator, before)
@@ -204,7 +204,7 @@ async def main(args: argparse.Namespace) -> None:
                     await measure(
                         emulator,
                         f"round {round_ + 1} motriforge run (full middleware stack)",
-                        [sys.executable, "-m", "bot.cli", "run"],
+                        [sys.executable, "-m", "bot.cli", "run", "--no-scheduler"],
                         env,
                         "m",
                         args,

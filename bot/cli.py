@@ -180,15 +180,41 @@ def require_token(config: Settings) -> None:
         )
 
 
+NoScheduler = Annotated[
+    bool,
+    typer.Option(
+        "--no-scheduler",
+        help="Do not run the reminder ticks here (run `motriforge scheduler` apart).",
+    ),
+]
+
+
 @app.command()
-def run() -> None:
-    """Run the bot with long polling (Telegram's API at TELEGRAM_API_BASE)."""
+def run(no_scheduler: NoScheduler = False) -> None:
+    """Run the bot with long polling (Telegram's API at TELEGRAM_API_BASE), with the reminder
+    scheduler unless --no-scheduler."""
     from bot.runtime import run_polling
 
     config = settings()
     require_token(config)
     configure_logging(config)
-    run_bot(lambda: run_polling(config))
+    run_bot(lambda: run_polling(config, scheduler=not no_scheduler))
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the reminder scheduler alone: planning, delivery, digests, rollups, retention
+    (several processes may run; one leads, by a PostgreSQL advisory lock)."""
+    from bot.runtime import run_scheduler_process
+
+    config = settings()
+    require_token(config)
+    configure_logging(config)
+
+    async def work() -> None:
+        await run_scheduler_process(config, asyncio.Event())
+
+    run_bot(work)
 
 
 @app.command()
@@ -196,6 +222,7 @@ def webhook(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",  # noqa: S104
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     path: Annotated[str, typer.Option(help="Path Telegram posts updates to")] = "/webhook",
+    no_scheduler: NoScheduler = False,
 ) -> None:
     """Serve Telegram's webhook (aiohttp; secret token checked; /healthz and /metrics)."""
     from bot.runtime import run_webhook
@@ -214,7 +241,7 @@ def webhook(
 
     async def work() -> None:
         try:
-            await run_webhook(config, host=host, port=port, path=path)
+            await run_webhook(config, host=host, port=port, path=path, scheduler=not no_scheduler)
         except ValueError as error:
             fail(f"invalid configuration: {error}", EXIT_CONFIG)
 

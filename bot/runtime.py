@@ -17,6 +17,7 @@ from domain.config import Settings
 from domain.db import create_engine, open_database, session_factory
 
 if TYPE_CHECKING:
+    from bot.scheduler import Deliver
     from domain.db import Database
 
 logger = logging.getLogger(__name__)
@@ -73,10 +74,72 @@ async def app_database(
         database.stop()
 
 
-async def run_polling(settings: Settings, *, options: BotOptions | None = None) -> None:
+@asynccontextmanager
+async def background_ticks(
+    application: Application,
+    settings: Settings,
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    enabled: bool,
+) -> AsyncIterator[None]:
+    """The scheduler's ticks (planning, delivery, digests, rollups, retention) in this
+    process, unless disabled (`--no-scheduler`: run them in `motriforge scheduler`). Several
+    processes may run them: an advisory lock elects one leader."""
+    if not enabled:
+        yield
+        return
+    from bot.delivery import DeliveryOptions, Sender
+    from bot.scheduler import Scheduler
+
+    sender = Sender.for_bot(
+        application.bot,
+        factory,
+        redis_url=settings.redis_url,
+        options=DeliveryOptions(rate=settings.send_rate),
+    )
+    try:
+        async with Scheduler(factory, deliver=sender.deliver_due):
+            yield
+    finally:
+        await sender.close()
+
+
+async def run_polling(
+    settings: Settings, *, options: BotOptions | None = None, scheduler: bool = True
+) -> None:
     async with app_database(settings) as factory:
         application = build_application(settings, factory, options=options)
-        await start_polling(application)
+        async with background_ticks(application, settings, factory, enabled=scheduler):
+            await start_polling(application)
+
+
+async def run_scheduler_process(settings: Settings, stop_event: asyncio.Event) -> None:
+    """`motriforge scheduler`: the ticks alone, sending through the Bot API."""
+    from bot.app import build_bot
+    from bot.delivery import DeliveryOptions, Sender
+    from bot.scheduler import run_scheduler
+
+    if settings.bot_token is None:
+        raise ValueError("BOT_TOKEN is not set")
+    bot = build_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)
+    senders: list[Sender] = []
+
+    def make_deliver(factory: async_sessionmaker[AsyncSession]) -> Deliver:
+        sender = Sender.for_bot(
+            bot,
+            factory,
+            redis_url=settings.redis_url,
+            options=DeliveryOptions(rate=settings.send_rate),
+        )
+        senders.append(sender)
+        return sender.deliver_due
+
+    try:
+        await run_scheduler(settings, stop_event, make_deliver=make_deliver)
+    finally:
+        for sender in senders:
+            await sender.close()
+        await bot.session.close()
 
 
 async def start_polling(application: Application, *, handle_as_tasks: bool = True) -> None:
@@ -105,6 +168,7 @@ async def run_webhook(
     path: str = "/webhook",
     options: BotOptions | None = None,
     stop_event: asyncio.Event | None = None,
+    scheduler: bool = True,
 ) -> None:
     from bot.web import run_webhook_server
 
@@ -120,15 +184,16 @@ async def run_webhook(
                 return (await session.scalar(select(1))) == 1
 
         await application.publish_commands()
-        await run_webhook_server(
-            application.dispatcher,
-            application.bot,
-            secret=settings.webhook_secret.get_secret_value(),
-            webhook_url=settings.webhook_url,
-            host=host,
-            port=port,
-            path=path,
-            metrics=application.metrics,
-            health_check=healthy,
-            stop_event=stop_event,
-        )
+        async with background_ticks(application, settings, factory, enabled=scheduler):
+            await run_webhook_server(
+                application.dispatcher,
+                application.bot,
+                secret=settings.webhook_secret.get_secret_value(),
+                webhook_url=settings.webhook_url,
+                host=host,
+                port=port,
+                path=path,
+                metrics=application.metrics,
+                health_check=healthy,
+                stop_event=stop_event,
+            )

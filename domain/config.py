@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     throttle_rate: float = Field(
         default=2.0, gt=0, description="Updates per second a person may sustain"
     )
+    send_rate: float = Field(
+        default=25.0, gt=0, le=30, description="Notifications per second for the whole bot"
+    )
     handler_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before a handler is cancelled and reported"
     )

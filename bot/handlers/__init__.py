@@ -8,9 +8,9 @@ from types import ModuleType
 from aiogram import Router
 
 from bot.commands import CommandInfo
-from bot.handlers import cancel, fallback, help, settings, start, system
+from bot.handlers import cancel, fallback, help, reminders, settings, start, system
 
-FEATURES: tuple[ModuleType, ...] = (cancel, system, start, help, settings, fallback)
+FEATURES: tuple[ModuleType, ...] = (cancel, system, start, help, settings, reminders, fallback)
 
 
 def all_commands() -> list[CommandInfo]:

@@ -26,10 +26,12 @@ from domain.errors import InvalidInput
 from domain.models.access import Role
 from domain.models.institution import InstitutionMember, InstitutionMemberRole
 from domain.models.lookup import Category
+from domain.models.notification import SuppressionReason
 from domain.models.setting import Setting, UserSettingValue
 from domain.models.telegram import ProcessedUpdate
 from domain.models.user import User, UserCategory, UserRole
 from domain.services.audit import record_system_event
+from domain.services.notifications import lift_suppression, suppress
 
 # last_login is refreshed when older than this: a write per update would be pure WAL churn.
 LOGIN_REFRESH = dt.timedelta(minutes=1)
@@ -401,7 +403,12 @@ async def role_codes(session: AsyncSession, user_id: uuid.UUID) -> frozenset[str
 
 
 async def set_reachable(session: AsyncSession, user_id: uuid.UUID, *, reachable: bool) -> None:
-    """Telegram told us the person blocked (or unblocked) the bot."""
+    """Telegram told us the person blocked (or unblocked) the bot: the BOT_BLOCKED
+    suppression (what senders check) and ``app_user.is_unreachable`` move together."""
     await session.execute(
         update(User).where(User.id == user_id).values(is_unreachable=not reachable)
     )
+    if reachable:
+        await lift_suppression(session, user_id)
+    else:
+        await suppress(session, user_id, SuppressionReason.BOT_BLOCKED)

@@ -17,6 +17,7 @@ from domain.models.audit import SecurityEvent
 from domain.models.error import ErrorOccurrence
 from domain.models.user import User
 from domain.services.errors import find_occurrence
+from domain.services.notifications import is_suppressed
 from tests.conversations.conftest import Harness, running_bot
 
 
@@ -203,7 +204,17 @@ async def test_blocking_and_unblocking_the_bot_is_recorded(harness: Harness) -> 
                 select(User.is_unreachable).where(User.telegram_user_id == bea.user_id)
             )
 
+    async def suppressed() -> bool:
+        async with harness.session_factory() as session:
+            user_id = await session.scalar(
+                select(User.id).where(User.telegram_user_id == bea.user_id)
+            )
+            assert user_id is not None
+            return await is_suppressed(session, user_id, "WORKOUT_REMINDER")
+
     await harness.emulator.wait_processed(token, bea.block())
     assert await unreachable() is True
+    assert await suppressed() is True
     await harness.emulator.wait_processed(token, bea.unblock())
     assert await unreachable() is False
+    assert await suppressed() is False

@@ -45,7 +45,7 @@ async def webhook_bot(database_url: URL) -> AsyncIterator[tuple[BotApiEmulator, 
     )
     stop = asyncio.Event()
     server = asyncio.create_task(
-        run_webhook(settings, host="127.0.0.1", port=port, stop_event=stop)
+        run_webhook(settings, host="127.0.0.1", port=port, stop_event=stop, scheduler=False)
     )
     try:
         for _ in range(100):  # until the server registered its webhook
