@@ -29,30 +29,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from statistics import median
 
-from sqlalchemy.engine import URL
-
-from bench.common import percentile, server, throwaway_database
+from bench.common import cpu_seconds, percentile, prepare, rss_mib, server, throwaway_database
 from bot.emulator.driver import EmulatedUser
 from bot.emulator.server import BotApiEmulator
-from domain import migrate
-from domain.db import create_engine, session_factory
-from domain.reference.loader import load_reference_data
 
 TOKEN = BotApiEmulator.default_token
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (from /proc: clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 @asynccontextmanager
@@ -236,16 +218,6 @@ async def main(args: argparse.Namespace) -> None:
                     flush=True,
                 )
             await emulator.stop()
-
-
-async def prepare(url: URL) -> None:
-    await migrate.upgrade(url, "head")
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            await load_reference_data(session)
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":

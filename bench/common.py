@@ -78,3 +78,31 @@ async def throwaway_database(server_url: URL, keep: bool) -> AsyncIterator[URL]:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             finally:
                 await admin.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (from /proc: clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def prepare(url: URL) -> None:
+    """Migrate a fresh database and load the reference data (as `db upgrade` + `seed`)."""
+    from domain import migrate
+    from domain.db import create_engine, session_factory
+    from domain.reference.loader import load_reference_data
+
+    await migrate.upgrade(url, "head")
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await load_reference_data(session)
+    finally:
+        await engine.dispose()

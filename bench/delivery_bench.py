@@ -27,14 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.common import server, throwaway_database
+from bench.common import cpu_seconds, prepare, rss_mib, server, throwaway_database
 from bot.emulator.server import BotApiEmulator
-from domain import migrate
-from domain.db import create_engine, session_factory
-from domain.reference.loader import load_reference_data
+from domain.db import create_engine
 
 TOKEN = BotApiEmulator.default_token
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,29 +55,6 @@ SELECT status, count(*) FROM notification n JOIN app_user u ON u.id = n.user_id
 WHERE u.telegram_user_id BETWEEN CAST(:low AS bigint) AND CAST(:high AS bigint)
 GROUP BY status ORDER BY status
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (from /proc: clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-async def prepare(url: URL) -> None:
-    await migrate.upgrade(url, "head")
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            await load_reference_data(session)
-    finally:
-        await engine.dispose()
 
 
 class Clock:
