@@ -30,10 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.common import server, throwaway_database
-from domain import migrate
+from bench.common import prepare, server, throwaway_database
 from domain.db import asyncpg_connect_kwargs, create_engine, session_factory
-from domain.reference.loader import load_reference_data
 from domain.services import reminders
 
 ZONES = (
@@ -143,13 +141,7 @@ JOIN (VALUES ('quiet_hours_start', '"00:00"'::jsonb),
 async def build(url: URL, users: int, idle: int) -> dict[str, float]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    await migrate.upgrade(url, "head")
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            await load_reference_data(session)
-    finally:
-        await engine.dispose()
+    await prepare(url)
     timings["migrate + reference data"] = time.perf_counter() - started
     connection = await asyncpg.connect(**asyncpg_connect_kwargs(url))
     try:

@@ -298,6 +298,8 @@ class Scheduler:
         """Register the ticks and start firing them (in the running event loop)."""
         if self._aps is not None:
             return
+        # APScheduler logs every run at INFO: a line every 5 s. Our ticks log what they did.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         aps = AsyncIOScheduler(timezone=dt.UTC)
         # APScheduler fires on the wall clock; the injected clock only dates the ticks' work.
         now = utc_now()
@@ -309,6 +311,7 @@ class Scheduler:
             self._job(self.tick_planning),
             IntervalTrigger(seconds=self._planning_interval.total_seconds(), timezone=dt.UTC),
             id="planning",
+            name="planning",
             next_run_time=first_run,
             misfire_grace_time=int(self._planning_interval.total_seconds()) or 1,
             **every,
@@ -318,6 +321,7 @@ class Scheduler:
                 self._job(self.tick_delivery),
                 IntervalTrigger(seconds=self._delivery_interval.total_seconds(), timezone=dt.UTC),
                 id="delivery",
+                name="delivery",
                 next_run_time=now,
                 misfire_grace_time=int(self._delivery_interval.total_seconds()) or 1,
                 **every,
@@ -332,6 +336,7 @@ class Scheduler:
                 self._job(tick),
                 CronTrigger(hour=at.hour, minute=at.minute, timezone=dt.UTC),
                 id=job_id,
+                name=job_id,
                 misfire_grace_time=3600,
                 **every,
             )
@@ -341,6 +346,7 @@ class Scheduler:
                 "date",
                 run_date=startup,
                 id=f"{job_id}_at_start",
+                name=f"{job_id} (at start)",
                 misfire_grace_time=3600,
             )
         aps.start()

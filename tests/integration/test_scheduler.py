@@ -128,6 +128,16 @@ async def test_a_leader_whose_connection_dies_loses_the_lead(
             assert holder is not None
             await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
             await admin.commit()
+            # Termination is asynchronous: wait (bounded) until the backend is gone.
+            for _ in range(200):
+                alive = await admin.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": holder},
+                )
+                await admin.commit()
+                if not alive:
+                    break
+                await asyncio.sleep(0.05)
         # The server released the lock with the session: the other process takes it, and the
         # old leader notices at its next tick.
         assert await second.try_lead()
