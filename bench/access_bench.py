@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,7 +23,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bench.common import server, summary, throwaway_database
+from bench.common import machine, server, summary, throwaway_database
 from domain import migrate
 from domain.access import (
     AccessCache,
@@ -389,28 +386,6 @@ async def measure(url: URL, runs: int) -> list[str]:
     finally:
         await engine.dispose()
     return lines
-
-
-def memory() -> str:
-    try:
-        kib = int(Path("/proc/meminfo").read_text(encoding="ascii").split()[1])
-    except (OSError, IndexError, ValueError):
-        return "?"
-    return f"{kib / 1024 / 1024:.1f} GiB"
-
-
-async def machine(url: URL) -> list[str]:
-    connection = await asyncpg.connect(**asyncpg_connect_kwargs(url))
-    try:
-        version = await connection.fetchval("SHOW server_version")
-    finally:
-        await connection.close()
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return [
-        f"load average at start: {load}",
-        f"machine: {platform.machine()}, nproc={os.cpu_count()}, RAM {memory()},"
-        f" Python {platform.python_version()}, PostgreSQL {version}",
-    ]
 
 
 async def main(arguments: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import tempfile
 import uuid
@@ -106,3 +107,25 @@ async def prepare(url: URL) -> None:
             await load_reference_data(session)
     finally:
         await engine.dispose()
+
+
+def memory() -> str:
+    try:
+        kib = int(Path("/proc/meminfo").read_text(encoding="ascii").split()[1])
+    except (OSError, IndexError, ValueError):
+        return "?"
+    return f"{kib / 1024 / 1024:.1f} GiB"
+
+
+async def machine(url: URL) -> list[str]:
+    connection = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+    try:
+        version = await connection.fetchval("SHOW server_version")
+    finally:
+        await connection.close()
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return [
+        f"load average at start: {load}",
+        f"machine: {platform.machine()}, nproc={os.cpu_count()}, RAM {memory()},"
+        f" Python {platform.python_version()}, PostgreSQL {version}",
+    ]

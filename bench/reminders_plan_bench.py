@@ -20,17 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
 import time
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.common import prepare, server, throwaway_database
+from bench.common import machine, prepare, server, throwaway_database
 from domain.db import asyncpg_connect_kwargs, create_engine, session_factory
 from domain.services import reminders
 
@@ -226,28 +223,6 @@ async def explain_plan(url: URL) -> str:
     finally:
         await engine.dispose()
     return plan
-
-
-def memory() -> str:
-    try:
-        kib = int(Path("/proc/meminfo").read_text(encoding="ascii").split()[1])
-    except (OSError, IndexError, ValueError):
-        return "?"
-    return f"{kib / 1024 / 1024:.1f} GiB"
-
-
-async def machine(url: URL) -> list[str]:
-    connection = await asyncpg.connect(**asyncpg_connect_kwargs(url))
-    try:
-        version = await connection.fetchval("SHOW server_version")
-    finally:
-        await connection.close()
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return [
-        f"load average at start: {load}",
-        f"machine: {platform.machine()}, nproc={os.cpu_count()}, RAM {memory()},"
-        f" Python {platform.python_version()}, PostgreSQL {version}",
-    ]
 
 
 async def main(arguments: argparse.Namespace) -> None:
