@@ -11,6 +11,8 @@ Ticks, each a set-based unit of work (never a job per user):
   each user's local time);
 * rollups, daily: notification analytics, error trend, event analytics, favorite trend and
   rating summary for yesterday (UTC);
+* sessions, every few minutes: training sessions nobody finished are closed
+  (``domain.services.training_log.finish_idle_sessions``: records, streak, activity);
 * retention, daily: audit and event purge, delivered outbox messages, processed updates.
 
 Leadership: a PostgreSQL session-level advisory lock (``pg_try_advisory_lock``) taken on a
@@ -44,7 +46,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.services import audit, errors, favorites, notifications, outbox, ratings, reminders
+from domain.services import (
+    audit,
+    errors,
+    favorites,
+    notifications,
+    outbox,
+    ratings,
+    reminders,
+    training_log,
+)
 from domain.services.updates import purge_processed_updates
 
 if TYPE_CHECKING:
@@ -60,6 +71,7 @@ Step = Callable[[AsyncSession, dt.datetime], Awaitable[int]]
 LEADER_LOCK_KEY = 0x4D6F747269466F
 PLANNING_INTERVAL = dt.timedelta(minutes=1)
 DELIVERY_INTERVAL = dt.timedelta(seconds=5)
+SESSIONS_INTERVAL = dt.timedelta(minutes=5)
 # Delivered outbox messages are kept this long for inspection, then purged.
 OUTBOX_RETENTION = dt.timedelta(days=7)
 # Daily ticks (UTC), spread so they do not compete; each also runs once after start.
@@ -85,6 +97,10 @@ def _rollup_steps(day: dt.date) -> dict[str, Step]:
         "favorite_trend": lambda s, _n: favorites.rollup_favorite_trend(s, day),
         "rating_summary": ratings_rollup,
     }
+
+
+async def _finish_idle_sessions(session: AsyncSession, now: dt.datetime) -> int:
+    return len(await training_log.finish_idle_sessions(session, now))
 
 
 async def _audit_purge(session: AsyncSession, now: dt.datetime) -> int:
@@ -262,6 +278,13 @@ class Scheduler:
         )
         return None if done is None else done.get("refresh", 0)
 
+    async def tick_sessions(self, now: dt.datetime | None = None) -> int | None:
+        """Finish the training sessions left open; how many were finished."""
+        done = await self._steps(
+            "sessions", {"finish_idle": _finish_idle_sessions}, self._now(now)
+        )
+        return None if done is None else done.get("finish_idle", 0)
+
     async def tick_rollups(self, now: dt.datetime | None = None) -> dict[str, int] | None:
         """Roll yesterday (UTC) up."""
         moment = self._now(now)
@@ -326,6 +349,15 @@ class Scheduler:
                 misfire_grace_time=int(self._delivery_interval.total_seconds()) or 1,
                 **every,
             )
+        aps.add_job(
+            self._job(self.tick_sessions),
+            IntervalTrigger(seconds=SESSIONS_INTERVAL.total_seconds(), timezone=dt.UTC),
+            id="sessions",
+            name="sessions",
+            next_run_time=now + STARTUP_DELAY,
+            misfire_grace_time=int(SESSIONS_INTERVAL.total_seconds()),
+            **every,
+        )
         startup = now + STARTUP_DELAY
         for job_id, tick, at in (
             ("digests", self.tick_digests, DIGESTS_AT),

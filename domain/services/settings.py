@@ -35,9 +35,21 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from domain.errors import InvalidInput, NotFound
 from domain.models.institution import Institution, InstitutionMember
@@ -259,6 +271,62 @@ def _resolution_query(user_id: uuid.UUID) -> Select[Any]:
         )
         .where(Setting.is_active)
         .order_by(Setting.setting_key)
+    )
+
+
+def effective_value_text(
+    key: str, user_id: ColumnElement[Any] | InstrumentedAttribute[Any]
+) -> ScalarSelect[Any]:
+    """The effective value of ``key`` for the user ``user_id`` (a column of the enclosing
+    statement) as text, resolved in SQL like ``_resolution_query``: for statements that must
+    not pay a round trip of their own (the sender read on every update)."""
+    definition = aliased(Setting, name="effective_setting_def")
+    user_value = (
+        select(UserSettingValue.value)
+        .where(
+            UserSettingValue.setting_id == definition.id,
+            UserSettingValue.user_id == user_id,
+            definition.is_user_configurable,
+        )
+        .correlate_except(UserSettingValue)
+        .scalar_subquery()
+    )
+    institution_value = (
+        select(InstitutionSettingValue.value)
+        .join(
+            InstitutionMember,
+            and_(
+                InstitutionMember.institution_id == InstitutionSettingValue.institution_id,
+                InstitutionMember.user_id == user_id,
+                InstitutionMember.is_active,
+            ),
+        )
+        .join(Institution, Institution.id == InstitutionMember.institution_id)
+        .where(
+            InstitutionSettingValue.setting_id == definition.id,
+            definition.is_institution_configurable,
+            Institution.is_active,
+        )
+        .order_by(InstitutionMember.joined_at.desc(), InstitutionMember.id.desc())
+        .limit(1)
+        .correlate_except(InstitutionSettingValue, InstitutionMember, Institution)
+        .scalar_subquery()
+    )
+    system_value = (
+        select(SystemSettingValue.value)
+        .where(
+            SystemSettingValue.setting_id == definition.id,
+            definition.is_system_configurable,
+        )
+        .correlate_except(SystemSettingValue)
+        .scalar_subquery()
+    )
+    resolved = func.coalesce(user_value, institution_value, system_value, definition.default_value)
+    return (
+        select(resolved.op("#>>")(literal_column("'{}'")))
+        .where(definition.setting_key == key, definition.is_active)
+        .correlate_except(definition)
+        .scalar_subquery()
     )
 
 

@@ -32,6 +32,7 @@ from domain.models.telegram import ProcessedUpdate
 from domain.models.user import User, UserCategory, UserRole
 from domain.services.audit import record_system_event
 from domain.services.notifications import lift_suppression, suppress
+from domain.services.settings import effective_value_text
 
 # last_login is refreshed when older than this: a write per update would be pure WAL churn.
 LOGIN_REFRESH = dt.timedelta(minutes=1)
@@ -80,6 +81,8 @@ class UserContext:
     timezone: str
     onboarded: bool
     is_new: bool
+    # The ``weight_unit`` setting (kg | lb) as resolved when the update arrived.
+    weight_unit: str = "kg"
 
 
 def supported_locale(language_code: str | None) -> str | None:
@@ -119,6 +122,7 @@ _USER_COLUMNS = (
     User.last_login,
     _locale_chosen(User.id).label("locale_chosen"),
     _onboarded(User.id).label("onboarded"),
+    effective_value_text("weight_unit", User.id).label("weight_unit"),
 )
 _SENDER = select(*_USER_COLUMNS).where(User.telegram_user_id == bindparam("telegram_user_id"))
 # The same in the statement that claims the update (domain.services.updates): a sender row
@@ -176,6 +180,7 @@ class SenderRow:
     last_login: dt.datetime | None
     locale_chosen: bool
     onboarded: bool
+    weight_unit: str | None
 
 
 async def claim_and_find_sender(
@@ -279,6 +284,7 @@ async def _known_or_new(
         timezone=row.timezone,
         onboarded=bool(row.onboarded),
         is_new=False,
+        weight_unit=row.weight_unit or "kg",
     )
 
 

@@ -37,6 +37,7 @@ from domain.services.settings import (
     effective_setting,
     effective_setting_with_source,
     effective_settings,
+    effective_value_text,
     export_settings,
     reset_user_setting,
     set_institution_setting,
@@ -156,6 +157,31 @@ async def test_resolution_order_default_system_institution_user(db: AsyncSession
     # Another user of no institution sees the system value.
     stranger = await new_user(db)
     assert await effective_setting(db, stranger.id, "reminder_time") == "19:00"
+
+
+async def test_the_sender_read_resolves_the_weight_unit_at_every_level(
+    db: AsyncSession,
+) -> None:
+    """``effective_value_text`` (read with the sender on every update) agrees with
+    ``effective_setting`` level by level."""
+    user = await new_user(db)
+    gym = await new_institution(db)
+    await join(db, user, gym)
+
+    async def sender_unit() -> str | None:
+        unit: str | None = await db.scalar(
+            select(effective_value_text("weight_unit", User.id)).where(User.id == user.id)
+        )
+        assert unit == await effective_setting(db, user.id, "weight_unit")
+        return unit
+
+    assert await sender_unit() == "kg"
+    await set_system_setting(db, "weight_unit", "lb")
+    assert await sender_unit() == "lb"
+    await set_institution_setting(db, gym.id, "weight_unit", "kg")
+    assert await sender_unit() == "kg"
+    await set_user_setting(db, user.id, "weight_unit", "lb")
+    assert await sender_unit() == "lb"
 
 
 async def test_most_recently_joined_institution_that_sets_it_wins(db: AsyncSession) -> None:
