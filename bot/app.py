@@ -15,6 +15,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import Clock, clock_middleware, wall_clock
 from bot.commands import publish_commands
 from bot.handlers import all_commands, feature_routers
 from bot.i18n import CatalogI18n
@@ -34,6 +35,8 @@ class BotOptions:
     throttle_burst: int = 8
     throttle_rate: float = 2.0  # updates per second, sustained
     handler_timeout: float = 30.0  # seconds before a handler is cancelled and reported
+    # What handlers get as ``now`` (aware UTC): the wall clock, or a test's clock.
+    clock: Clock = wall_clock
 
 
 @dataclass
@@ -90,6 +93,7 @@ def build_dispatcher(
     outer = dispatcher.update.outer_middleware
     if metrics is not None:
         outer(metrics.update_middleware())
+    outer(clock_middleware(options.clock))
     outer(
         ErrorMiddleware(
             session_factory,

@@ -280,9 +280,7 @@ class Scheduler:
 
     async def tick_sessions(self, now: dt.datetime | None = None) -> int | None:
         """Finish the training sessions left open; how many were finished."""
-        done = await self._steps(
-            "sessions", {"finish_idle": _finish_idle_sessions}, self._now(now)
-        )
+        done = await self._steps("sessions", {"finish_idle": _finish_idle_sessions}, self._now(now))
         return None if done is None else done.get("finish_idle", 0)
 
     async def tick_rollups(self, now: dt.datetime | None = None) -> dict[str, int] | None:

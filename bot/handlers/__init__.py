@@ -1,5 +1,6 @@
 """Feature routers, in the order the dispatcher tries them: /cancel first (it must work in
-any conversation), the fallback last (it takes whatever nobody else did)."""
+any conversation), free-text set logging after every feature with conversation steps, the
+fallback last (it takes whatever nobody else did)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,46 @@ from types import ModuleType
 from aiogram import Router
 
 from bot.commands import CommandInfo
-from bot.handlers import cancel, fallback, help, reminders, settings, start, system
+from bot.handlers import (
+    cancel,
+    equipment,
+    export,
+    fallback,
+    favorites,
+    goals,
+    help,
+    history,
+    log,
+    progress,
+    rating,
+    reminders,
+    settings,
+    start,
+    system,
+    today,
+    workout_session,
+)
 
-FEATURES: tuple[ModuleType, ...] = (cancel, system, start, help, settings, reminders, fallback)
+FEATURES: tuple[ModuleType, ...] = (
+    cancel,
+    system,
+    start,
+    help,
+    settings,
+    reminders,
+    today,
+    workout_session,
+    history,
+    progress,
+    export,
+    goals,
+    equipment,
+    favorites,
+    rating,
+    # Free text outside any conversation step is a set log; only the fallback comes later.
+    log,
+    fallback,
+)
 
 
 def all_commands() -> list[CommandInfo]:

@@ -53,6 +53,10 @@ def identity_of(sender: TelegramUser | None) -> TelegramIdentity | None:
     )
 
 
+async def _keep_connection_as_is(_connection: asyncpg.Connection) -> None:
+    return None
+
+
 async def open_claims_pool(url: URL) -> asyncpg.Pool:
     """A small asyncpg pool for the claims: autocommit (asyncpg's default outside a
     transaction), no WAL wait, and none of the ORM's per-execution work on every update."""
@@ -61,6 +65,10 @@ async def open_claims_pool(url: URL) -> asyncpg.Pool:
         min_size=1,
         max_size=10,
         server_settings={"jit": "off", "synchronous_commit": "off"},
+        # A claim leaves no session state (no LISTEN, no temp table, no prepared SQL of ours
+        # beyond the statement cache): the default reset would be one more round trip per
+        # update for nothing.
+        reset=_keep_connection_as_is,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -86,6 +87,17 @@ class Exercise(UUIDPk, Timestamps, Base):
     media: Mapped[list[ExerciseMedia]] = relationship(
         "ExerciseMedia", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+# Free-text logging ("squat 5x5 100"): an exact name or alias, in any shipped language, found
+# through this index. exercise_search_terms (migration 0006) folds case, accents, spaces and
+# punctuation of every name and alias into one text[]; domain/services/exercise_search.py
+# queries it with `@> ARRAY[exercise_search_fold(:text)]`.
+Index(
+    "ix_exercise_search_terms",
+    func.exercise_search_terms(Exercise.name, Exercise.name_i18n, Exercise.aliases),
+    postgresql_using="gin",
+)
 
 
 class ExerciseCategory(Base):

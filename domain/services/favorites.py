@@ -282,6 +282,18 @@ async def remove_from_collection(
     return True
 
 
+async def delete_collection(
+    session: AsyncSession, collection_id: uuid.UUID, *, user_id: uuid.UUID
+) -> str:
+    """Delete the owner's collection with its items and share links (the favorites stay);
+    returns its name. The owner's other collections keep their order."""
+    collection = await _owned_collection(session, collection_id, user_id, lock=True)
+    name = collection.name
+    await session.delete(collection)
+    await session.flush()  # items and shares go with it (ON DELETE CASCADE)
+    return name
+
+
 # --------------------------------------------------------------------------------------------
 # Sharing
 # --------------------------------------------------------------------------------------------

@@ -121,9 +121,10 @@ async def test_time_editor_refuses_then_saves(harness: Harness) -> None:
     assert replies[-1].text.startswith("Saved.")
     assert "Time: 06:45" in replies[-1].text
     assert (await stored(harness, ben))["settings"]["reminder_time"] == "06:45"
-    # The conversation step is over: the same text is no longer read as a time.
+    # The conversation step is over: the same text is no longer read as a time (text with a
+    # number outside any step is read as a set log, which needs an exercise).
     replies = await ben.send("07:00")
-    assert "Sorry, I did not understand that." in replies[-1].text
+    assert "Which exercise?" in replies[-1].text
     assert (await stored(harness, ben))["settings"]["reminder_time"] == "06:45"
 
 

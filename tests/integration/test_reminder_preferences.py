@@ -138,7 +138,10 @@ async def test_defaults_without_any_row(session: AsyncSession) -> None:
     assert (monthly.local_time, monthly.days, monthly.has_days) == (dt.time(18), (), False)
     missed = preferences.of("MISSED_WORKOUT")
     assert (missed.timed, missed.local_time, missed.days) == (False, None, ())
-    assert all(p.enabled and not p.customized for p in preferences.types)
+    # Every type is on by default except the rest-timer ping, which a person asks for.
+    assert all(
+        p.enabled == (p.code != "REST_TIMER_ENDED") and not p.customized for p in preferences.types
+    )
 
 
 async def test_unknown_and_non_configurable_codes_are_refused(session: AsyncSession) -> None:
@@ -251,7 +254,7 @@ async def test_all_reminders_off_keeps_program_assignments(session: AsyncSession
     preferences = await reminder_preferences(session, user.id, "en")
     assert not preferences.reminders_enabled
     # Each type keeps its own switch for when reminders come back on.
-    assert all(p.enabled for p in preferences.types)
+    assert all(p.enabled for p in preferences.types if p.code != "REST_TIMER_ENDED")
     await set_reminders_enabled(session, user.id, True)
     assert (await reminder_preferences(session, user.id, "en")).reminders_enabled
 

@@ -32,11 +32,20 @@ def catalog(locale: str) -> dict[str, str]:
     path = locales_dir() / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as handle:
         parsed = read_po(handle, locale=locale)
-    return {
-        str(message.id): str(message.string)
-        for message in parsed
-        if message.id and not message.fuzzy
-    }
+    found: dict[str, str] = {}
+    for message in parsed:
+        if not message.id or message.fuzzy:
+            continue
+        if message.pluralizable:
+            # Both ids map to a form (singular → first, plural → last); any empty form
+            # leaves the pair untranslated.
+            forms = tuple(message.string)
+            complete = all(forms)
+            found[str(message.id[0])] = str(forms[0]) if complete else ""
+            found[str(message.id[1])] = str(forms[-1]) if complete else ""
+        else:
+            found[str(message.id)] = str(message.string)
+    return found
 
 
 def test_source_has_strings() -> None:

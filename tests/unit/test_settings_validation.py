@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from domain.models.setting import SettingDataType
 from domain.reference.loader import DATA_DIR, ReferenceDataError
@@ -91,6 +92,11 @@ def test_reference_file_defines_what_the_bot_needs() -> None:
     data = read(DATA_DIR)
     settings = {item.key: item for item in data.settings}
     defaults = {key: item.default for key, item in settings.items()}
+    # "My equipment": a full gym by default (every equipment code), so nobody starts refused.
+    equipment_default = defaults.pop("equipment")
+    assert equipment_default == settings["equipment"].rules.choices
+    equipment_file = yaml.safe_load((DATA_DIR / "equipment.yaml").read_text(encoding="utf-8"))
+    assert set(equipment_default) == {item["code"] for item in equipment_file}
     assert defaults == {
         "locale": "en",
         "timezone": "UTC",
@@ -107,7 +113,11 @@ def test_reference_file_defines_what_the_bot_needs() -> None:
     assert settings["weight_unit"].rules.choices == ["kg", "lb"]
     assert settings["digest_frequency"].rules.choices == ["NONE", "WEEKLY", "MONTHLY"]
     grouped = [key for group in data.groups for key in group.settings]
-    assert sorted(grouped) == sorted(settings), "every setting is on the settings screen once"
+    # Equipment has a screen of its own (/equipment: translated names, presets).
+    on_own_screen = {"equipment"}
+    assert sorted(grouped) == sorted(set(settings) - on_own_screen), (
+        "every other setting is on the settings screen once"
+    )
     early_bird = next(template for template in data.templates if template.code == "EARLY_BIRD")
     assert early_bird.settings["reminder_time"] == "07:00"
     assert (early_bird.settings["quiet_hours_start"], early_bird.settings["quiet_hours_end"]) == (
