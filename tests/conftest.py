@@ -7,6 +7,7 @@ server's `test` database is never written to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -106,6 +107,13 @@ async def engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session inside a transaction rolled back after the test; commits become savepoints."""
+    async with rolled_back_session(engine) as session:
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def rolled_back_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session on ``engine`` whose work is rolled back at the end; commits are savepoints."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
         session = AsyncSession(
@@ -116,6 +124,32 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
+
+
+async def migrated_seeded_database(factory: DatabaseFactory, prefix: str) -> URL:
+    """A new database at head with the reference data, as ``database_url`` makes."""
+    url = await factory.create(prefix)
+    await migrate.upgrade(url, "head")
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await load_reference_data(session)
+    finally:
+        await engine.dispose()
+    return url
+
+
+@contextlib.asynccontextmanager
+async def own_database(factory: DatabaseFactory, prefix: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a migrated, seeded database of the caller's own, dropped afterwards: for
+    tests that count every row of a day or plan for every user."""
+    url = await migrated_seeded_database(factory, prefix)
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await factory.drop(url)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.db import create_engine
 from domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from domain.models.access import Visibility
 from domain.models.enums import ResourceType
@@ -32,8 +31,7 @@ from domain.models.favorite import (
 from domain.models.institution import Institution, InstitutionMember
 from domain.models.user import User
 from domain.services import favorites
-from tests.conftest import DatabaseFactory
-from tests.integration.test_reminder_planning import migrated_seeded_database
+from tests.conftest import DatabaseFactory, own_database
 
 EXERCISE = FavoriteResourceType.EXERCISE
 UTC = dt.UTC
@@ -44,11 +42,8 @@ async def engine(database_factory: DatabaseFactory) -> AsyncIterator[AsyncEngine
     """A database of this module's own (the conftest's ``session`` runs on it): the rollups
     count every row of a day, and conversation tests commit favorites and ratings into the
     shared one."""
-    url = await migrated_seeded_database(database_factory, "mf_rollup")
-    own = create_engine(url)
-    yield own
-    await own.dispose()
-    await database_factory.drop(url)
+    async with own_database(database_factory, "mf_rollup") as engine:
+        yield engine
 
 
 async def new_user(session: AsyncSession, name: str) -> uuid.UUID:

@@ -13,7 +13,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.db import create_engine
 from domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from domain.models.exercise import Exercise
 from domain.models.rating import (
@@ -38,8 +37,7 @@ from domain.reference.loader import (
     read_reference_data,
 )
 from domain.services.ratings import moderate, rate, report, rollup_rating_summary, vote_helpful
-from tests.conftest import DatabaseFactory
-from tests.integration.test_reminder_planning import migrated_seeded_database
+from tests.conftest import DatabaseFactory, own_database
 
 EXERCISE = RatedResourceType.EXERCISE
 
@@ -49,11 +47,8 @@ async def engine(database_factory: DatabaseFactory) -> AsyncIterator[AsyncEngine
     """A database of this module's own (the conftest's ``session`` runs on it): the rollups
     count every row of a day, and conversation tests commit favorites and ratings into the
     shared one."""
-    url = await migrated_seeded_database(database_factory, "mf_rollup")
-    own = create_engine(url)
-    yield own
-    await own.dispose()
-    await database_factory.drop(url)
+    async with own_database(database_factory, "mf_rollup") as engine:
+        yield engine
 
 
 @cache

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.db import create_engine
 from domain.models.activity import Activity, ActivityMetric, ActivityStreak, ActivityType
 from domain.models.exercise import Exercise
 from domain.models.lookup import Metric, Status
@@ -33,12 +32,11 @@ from domain.services.records import (
 )
 from domain.services.schedule_day import is_day_done
 from domain.services.strength import estimated_1rm
-from tests.conftest import DatabaseFactory
+from tests.conftest import DatabaseFactory, own_database, rolled_back_session
 from tests.integration.test_reminder_planning import (
     PARIS,
     give_program,
     local,
-    migrated_seeded_database,
     new_user,
 )
 
@@ -48,25 +46,14 @@ MONDAY = dt.date(2032, 6, 14)
 
 @pytest.fixture(scope="module")
 async def records_engine(database_factory: DatabaseFactory) -> AsyncIterator[AsyncEngine]:
-    url = await migrated_seeded_database(database_factory, "mf_records")
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
-    await database_factory.drop(url)
+    async with own_database(database_factory, "mf_records") as engine:
+        yield engine
 
 
 @pytest.fixture
 async def db(records_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with records_engine.connect() as connection:
-        transaction = await connection.begin()
-        session = AsyncSession(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-        try:
-            yield session
-        finally:
-            await session.close()
-            await transaction.rollback()
+    async with rolled_back_session(records_engine) as session:
+        yield session
 
 
 # --------------------------------------------------------------------------------------------

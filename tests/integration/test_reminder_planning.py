@@ -14,12 +14,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text, update
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain import migrate
 from domain.config import SUPPORTED_LOCALES
-from domain.db import create_engine, session_factory
 from domain.models.access import Visibility
 from domain.models.activity import ActivityDigest, ActivityStreak, ActivityType
 from domain.models.exercise import Exercise
@@ -48,7 +45,6 @@ from domain.models.user import (
     UserShareInvite,
     UserWorkoutProgress,
 )
-from domain.reference.loader import load_reference_data
 from domain.services import reminders
 from domain.services.activity import record_activity
 from domain.services.notification_templates import render
@@ -59,7 +55,7 @@ from domain.services.settings import (
     set_system_setting,
     set_user_setting,
 )
-from tests.conftest import DatabaseFactory
+from tests.conftest import DatabaseFactory, own_database, rolled_back_session
 
 UTC = dt.UTC
 PARIS = "Europe/Paris"
@@ -76,39 +72,16 @@ TUESDAY = dt.date(2032, 6, 15)
 # --------------------------------------------------------------------------------------------
 
 
-async def migrated_seeded_database(factory: DatabaseFactory, prefix: str) -> URL:
-    url = await factory.create(prefix)
-    await migrate.upgrade(url, "head")
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            await load_reference_data(session)
-    finally:
-        await engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 async def planning_engine(database_factory: DatabaseFactory) -> AsyncIterator[AsyncEngine]:
-    url = await migrated_seeded_database(database_factory, "mf_plan")
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
-    await database_factory.drop(url)
+    async with own_database(database_factory, "mf_plan") as engine:
+        yield engine
 
 
 @pytest.fixture
 async def db(planning_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with planning_engine.connect() as connection:
-        transaction = await connection.begin()
-        session = AsyncSession(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-        try:
-            yield session
-        finally:
-            await session.close()
-            await transaction.rollback()
+    async with rolled_back_session(planning_engine) as session:
+        yield session
 
 
 # --------------------------------------------------------------------------------------------

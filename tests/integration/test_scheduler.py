@@ -22,12 +22,11 @@ from domain.models.error import Error
 from domain.models.notification import Notification, NotificationAnalytics
 from domain.models.telegram import ProcessedUpdate
 from domain.services import reminders
-from tests.conftest import DatabaseFactory
+from tests.conftest import DatabaseFactory, migrated_seeded_database
 from tests.integration.test_reminder_planning import (
     PARIS,
     give_program,
     local,
-    migrated_seeded_database,
     new_user,
 )
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.db import create_engine
 from domain.models.activity import ActivityStreak, ActivityType
 from domain.models.user import User
 from domain.services import reminders
@@ -24,7 +23,7 @@ from domain.services.streaks import (
     local_day,
     update_streak,
 )
-from tests.conftest import DatabaseFactory
+from tests.conftest import DatabaseFactory, own_database, rolled_back_session
 from tests.integration.test_records import S, log_session
 from tests.integration.test_reminder_planning import (
     AUCKLAND,
@@ -32,7 +31,6 @@ from tests.integration.test_reminder_planning import (
     PARIS,
     give_program,
     local,
-    migrated_seeded_database,
     new_user,
     planned,
 )
@@ -43,25 +41,14 @@ EVERY_DAY = {day: ["Gym"] for day in range(28)}
 
 @pytest.fixture(scope="module")
 async def streaks_engine(database_factory: DatabaseFactory) -> AsyncIterator[AsyncEngine]:
-    url = await migrated_seeded_database(database_factory, "mf_streaks")
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
-    await database_factory.drop(url)
+    async with own_database(database_factory, "mf_streaks") as engine:
+        yield engine
 
 
 @pytest.fixture
 async def db(streaks_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with streaks_engine.connect() as connection:
-        transaction = await connection.begin()
-        session = AsyncSession(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-        try:
-            yield session
-        finally:
-            await session.close()
-            await transaction.rollback()
+    async with rolled_back_session(streaks_engine) as session:
+        yield session
 
 
 def on(offset: int, start: dt.date = MONDAY) -> dt.date:
