@@ -1,0 +1,9 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def router() -> Router:
+    return Router(name="program_import")
