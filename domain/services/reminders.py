@@ -69,8 +69,9 @@ The rules per type:
   least ``CLIENT_INACTIVE_DAYS`` days old. Once per inactive stretch: the key holds the
   client and the moment of their last activity.
 * STREAK_AT_RISK: in the evening (the type's time), a training streak (ACTIVITY_STREAK of
-  WORKOUT_COMPLETED or FREE_LOG) of at least ``STREAK_MIN_DAYS`` days whose last active day was
-  yesterday, a training day today, not done yet.
+  WORKOUT_COMPLETED or FREE_LOG) of at least ``STREAK_MIN_DAYS`` days still running today by
+  the streak rule (streaks.streak_alive_sql: rest days since the last one trained do not break
+  it), a training day today, not done yet.
 * INVITE_EXPIRING: to the sender of an institution invite (active, not revoked, uses left) or
   of a share invite (active, not revoked, not accepted) expiring within ``INVITE_WARNING``;
   once per invite; dropped if quiet hours would push it past the expiry.
@@ -103,6 +104,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import InvalidInput
 from domain.services.schedule_day import day_done_sql, day_workouts_sql, training_day_sql
+from domain.services.streaks import streak_alive_sql
 
 # Timed types: how far ahead and back a tick plans (see the module docstring).
 PLANNING_LEAD = dt.timedelta(minutes=2)
@@ -544,7 +546,8 @@ candidate AS (
         FROM activity_streak AS s
         JOIN activity_type AS a ON a.id = s.activity_type_id AND a.code IN ({_STREAK_TYPES})
         WHERE s.user_id = e.user_id AND s.current_length >= :streak_min
-          AND s.last_active_date = e.local_date - 1
+          AND s.last_active_date < e.local_date
+          AND {streak_alive_sql("e.user_id", "s.last_active_date", "e.local_date", "e.tz")}
     ) AS streak
     WHERE streak.days IS NOT NULL
       AND {training_day_sql("e.user_id", "e.local_date")}
@@ -644,7 +647,9 @@ candidate AS (
         SELECT COALESCE(max(s.current_length), 0) AS days
         FROM activity_streak AS s
         JOIN activity_type AS a ON a.id = s.activity_type_id AND a.code IN ({_STREAK_TYPES})
-        WHERE s.user_id = e.user_id AND s.last_active_date >= e.local_date - 1
+        WHERE s.user_id = e.user_id
+          AND (s.last_active_date >= e.local_date
+               OR {streak_alive_sql("e.user_id", "s.last_active_date", "e.local_date", "e.tz")})
     ) AS streak
     WHERE COALESCE(e.digest_frequency, 'WEEKLY') = '{period}'
       AND (numbers.total > 0

@@ -88,19 +88,44 @@ def _covered_sql(user_id: str, local_date: str) -> str:
 
 
 _DAY = "CAST(g.day AS date)"
-_GAP_SQL = f"""
+
+
+def _gap_days_sql(user_id: str, first: str, last: str, timezone: str) -> str:
+    """One row per local date from ``first`` to ``last``: ``day, covered, training_day,
+    trained`` — what the streak rule reads of each day of a gap."""
+    return f"""
 SELECT {_DAY} AS day,
-       {_covered_sql("CAST(:user_id AS uuid)", _DAY)} AS covered,
-       {training_day_sql("CAST(:user_id AS uuid)", _DAY)} AS training_day,
+       {_covered_sql(user_id, _DAY)} AS covered,
+       {training_day_sql(user_id, _DAY)} AS training_day,
        EXISTS (
            SELECT 1 FROM training_session AS ts
-           WHERE ts.user_id = CAST(:user_id AS uuid) AND ts.finished_at IS NOT NULL
-             AND ts.started_at >= (CAST({_DAY} AS timestamp) AT TIME ZONE :tz)
-             AND ts.started_at < (CAST({_DAY} + 1 AS timestamp) AT TIME ZONE :tz)
+           WHERE ts.user_id = {user_id} AND ts.finished_at IS NOT NULL
+             AND ts.started_at >= (CAST({_DAY} AS timestamp) AT TIME ZONE {timezone})
+             AND ts.started_at < (CAST({_DAY} + 1 AS timestamp) AT TIME ZONE {timezone})
        ) AS trained
-FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS g(day)
-ORDER BY 1
+FROM generate_series(CAST({first} AS date), CAST({last} AS date), interval '1 day') AS g(day)
 """
+
+
+_GAP_SQL = (
+    _gap_days_sql("CAST(:user_id AS uuid)", ":first", ":last", "CAST(:tz AS text)") + "ORDER BY 1"
+)
+
+
+def streak_alive_sql(user_id: str, last_active: str, local_date: str, timezone: str) -> str:
+    """A boolean: a streak whose last day trained is ``last_active`` is still running on
+    ``local_date`` (today still open) — the rule of ``_gap`` as one expression, for the
+    set-based reminder planner. Arguments are SQL expressions of the enclosing statement."""
+    gap = _gap_days_sql(user_id, f"({last_active}) + 1", f"({local_date}) - 1", timezone)
+    return f"""(({local_date}) - ({last_active}) <= {MAX_GAP_DAYS} + 1 AND NOT EXISTS (
+    SELECT 1 FROM (
+        SELECT d.covered AND d.training_day AND NOT d.trained AS missed,
+               sum(CASE WHEN NOT d.covered AND NOT d.trained THEN 1 ELSE 0 END) OVER (
+                   ORDER BY d.day ROWS BETWEEN {UNSCHEDULED_REST_DAYS} PRECEDING AND CURRENT ROW
+               ) AS unscheduled_run
+        FROM ({gap}) AS d
+    ) AS run
+    WHERE run.missed OR run.unscheduled_run > {UNSCHEDULED_REST_DAYS}))"""
 
 
 async def _gap(

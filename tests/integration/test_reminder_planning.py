@@ -753,7 +753,8 @@ async def test_streak_at_risk_in_the_evening(db: AsyncSession) -> None:
     monday = TUESDAY - dt.timedelta(days=1)
     for user in (at_risk, trained, resting, late):
         await streak(db, user, 5, monday)
-    await streak(db, broken, 5, monday - dt.timedelta(days=1))
+    # Five days off with no program covering them: more than UNSCHEDULED_REST_DAYS, broken.
+    await streak(db, broken, 5, monday - dt.timedelta(days=5))
     await train(db, trained, local(PARIS, TUESDAY, 12))
     await prefer(db, late, "STREAK_AT_RISK", local_time=dt.time(20, 15))
 

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.models.activity import ActivityStreak, ActivityType
@@ -21,6 +21,7 @@ from domain.services.streaks import (
     StreakState,
     current_streak,
     local_day,
+    streak_alive_sql,
     update_streak,
 )
 from tests.conftest import DatabaseFactory, own_database, rolled_back_session
@@ -237,3 +238,38 @@ async def test_the_streak_row_is_what_streak_at_risk_reads(db: AsyncSession) -> 
     assert await reminders.plan_streaks_at_risk(db, local(PARIS, on(2), 17, 59)) >= 1
     [alert] = await planned(db, ada, "STREAK_AT_RISK")
     assert alert.variables["streak_days"] == 2
+
+
+async def test_the_planner_reads_the_streak_rule_the_display_reads(db: AsyncSession) -> None:
+    """``streak_alive_sql`` (set-based, the reminder planner) agrees with ``current_streak``
+    day by day: rest days of a plan, a missed training day, unscheduled days off."""
+    planned_user = await new_user(db, PARIS, first_name="Planned")
+    # Trains Monday, Wednesday, Friday; the rest of each week is rest days of the plan.
+    await give_program(db, planned_user, MONDAY, {d: ["Gym"] for d in (0, 2, 4, 7)}, length=14)
+    free_user = await new_user(db, PARIS, first_name="Free")
+    await train_on(db, planned_user, on(0))
+    await train_on(db, free_user, on(0))
+    alive = text(
+        f"""SELECT {
+            streak_alive_sql(
+                "CAST(:user_id AS uuid)",
+                "CAST(:last AS date)",
+                "CAST(:today AS date)",
+                "CAST(:tz AS text)",
+            )
+        }"""
+    )
+    seen: dict[tuple[str, int], bool] = {}
+    for user in (planned_user, free_user):
+        for offset in range(1, 9):
+            shown = await current_streak(db, user.id, today=on(offset))
+            assert shown is not None
+            in_sql = await db.scalar(
+                alive, {"user_id": user.id, "last": on(0), "today": on(offset), "tz": PARIS}
+            )
+            assert bool(in_sql) == (shown.current > 0), (user.first_name, offset)
+            seen[(user.first_name, offset)] = bool(in_sql)
+    # Rest day Tuesday, training day Wednesday still open, missed once Thursday comes.
+    assert [seen[("Planned", d)] for d in (1, 2, 3)] == [True, True, False]
+    # Without a program, three days off keep it; the fourth breaks it.
+    assert [seen[("Free", d)] for d in (4, 5)] == [True, False]
