@@ -73,10 +73,6 @@ def with_database(work: Callable[[Database], Awaitable[T]], *, announce: bool = 
         fail(f"database unreachable: {error}", EXIT_UNAVAILABLE)
 
 
-def not_yet(command: str) -> NoReturn:
-    fail(f"`motriforge {command}` is not available yet in this version.", 1)
-
-
 @app.command()
 def version() -> None:
     """Print the MōtriForge version."""
@@ -311,9 +307,63 @@ def seed() -> None:
 
 
 @app.command("import-program")
-def import_program(file: Annotated[str, typer.Argument(help="YAML, JSON or CSV program")]) -> None:
-    """Import a program document."""
-    not_yet("import-program")
+def import_program(
+    file: Annotated[str, typer.Argument(help="YAML, JSON or CSV program file")],
+    owner: Annotated[
+        str | None,
+        typer.Option("--owner", help="Telegram id (or UUID) of the owner; default: system library"),
+    ] = None,
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="File it in this institution (slug or id)")
+    ] = None,
+) -> None:
+    """Import a program file (docs/program-format.md): every error with its line, or the
+    program and its new version. Nothing is stored when the file has an error (exit 1)."""
+    import datetime as dt
+    from pathlib import Path
+
+    from domain.services.access_admin import find_institution, find_user
+    from domain.services.program_format import ProgramFileInvalid
+    from domain.services.program_import import ImportResult
+    from domain.services.program_import import import_program as run_import
+
+    path = Path(file)
+    try:
+        source = path.read_bytes()
+    except OSError as error:
+        fail(f"cannot read {file}: {error.strerror or error}")
+
+    async def work(session: AsyncSession) -> ImportResult | ProgramFileInvalid:
+        owner_id = (await find_user(session, owner)).id if owner is not None else None
+        institution_id = (
+            (await find_institution(session, institution)).id if institution is not None else None
+        )
+        try:
+            return await run_import(
+                session,
+                owner_id=owner_id,
+                institution_id=institution_id,
+                source=source,
+                filename=path.name,
+                now=dt.datetime.now(dt.UTC),
+            )
+        except ProgramFileInvalid as invalid:
+            return invalid  # nothing was written: the commit that follows is empty
+
+    outcome = with_session(work)
+    if isinstance(outcome, ProgramFileInvalid):
+        for problem in outcome.errors:
+            print(f"{path.name}: {problem}", file=sys.stderr)
+        fail(f"{len(outcome.errors)} error(s) in {path.name}; nothing was imported")
+    verb = "imported" if outcome.created else "updated"
+    say(
+        f"{verb} {outcome.title!r} (program {outcome.program_id}) version"
+        f" {outcome.version_number}: {outcome.weeks} week(s), {outcome.length_days} days,"
+        f" {outcome.workouts} workout(s) ({outcome.new_workouts} new),"
+        f" {outcome.sessions} scheduled session(s)"
+    )
+    for warning in outcome.warnings:
+        say(f"warning: {warning}")
 
 
 def say(message: str) -> None:
@@ -457,6 +507,35 @@ def admin_explain(
     out.print(table)
     for invalid in explanation.invalid_policies:
         say(f"policy {invalid.policy_name} is ignored: invalid document ({invalid.error})")
+
+
+@admin_app.command("create-institution")
+def admin_create_institution(
+    name: Annotated[str, typer.Argument(help="The institution's name")],
+    admin: Annotated[
+        int, typer.Option("--admin", help="Telegram user id of its first administrator")
+    ],
+) -> None:
+    """Create an institution. If the admin already uses the bot they become its ADMIN at once;
+    otherwise a single-use ADMIN invite link (7 days) is printed to hand to them."""
+    import datetime as dt
+
+    from domain.services.invites import create_institution_with_admin
+
+    now = dt.datetime.now(dt.UTC)
+    setup = with_session(lambda session: create_institution_with_admin(session, name, admin, now))
+    say(f"institution: {setup.name} (slug {setup.slug}, id {setup.institution_id})")
+    if setup.invite is None:
+        say(f"{setup.admin_name} (telegram {admin}) is now its ADMIN")
+        return
+    expires = setup.invite.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    say(f"admin invite for telegram {admin} (single use, expires {expires}):")
+    say(f"  /start {setup.invite.payload}")
+    say(f"payload: {setup.invite.payload}")
+    say(
+        "Hand it to that person only: they open t.me/<your bot>?start=<payload>"
+        " (or send the /start line to the bot) and become the institution's ADMIN."
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -48,6 +48,7 @@ DEFAULT_LOCATION = (48.8566, 2.3522)
 # Smallest valid JPEG-ish payload: enough for a bot that only stores or forwards the photo.
 _PHOTO_BYTES = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 _VOICE_BYTES = b"OggS\x00\x02" + b"\x00" * 22
+_VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16
 _STICKER_BYTES = b"RIFF\x00\x00\x00\x00WEBPVP8 "
 
 
@@ -78,7 +79,7 @@ class BotMessage:
 
     message_id: int
     chat_id: int
-    kind: str  # "text", "photo", "document", "invoice", "location" or "other"
+    kind: str  # "text", "photo", "video", "document", "invoice", "location" or "other"
     text: str  # plain text (caption for media, title for invoices)
     raw_text: str  # as the bot sent it, markup included
     buttons: list[list[Button]] = field(default_factory=list)
@@ -149,6 +150,8 @@ def _snapshot(
         kind, text = "text", data["text"]
     elif "photo" in data:
         kind, file_id = "photo", data["photo"][-1]["file_id"]
+    elif "video" in data:
+        kind, file_id = "video", data["video"]["file_id"]
     elif "document" in data:
         kind, file_id = "document", data["document"]["file_id"]
         file_name = data["document"].get("file_name")
@@ -485,6 +488,33 @@ class EmulatedUser:
             }
         ]
         content: JsonDict = {"photo": sizes}
+        if caption:
+            content["caption"] = caption
+        return await self.send_message(content, wait=wait, timeout=timeout)
+
+    async def send_video(
+        self,
+        video: bytes | None = None,
+        *,
+        caption: str | None = None,
+        duration: int = 5,
+        wait: bool = True,
+        timeout: float = 10,
+    ) -> list[BotMessage]:
+        file = self._emulator.store_file(
+            video or _VIDEO_BYTES, kind="video", file_name="clip.mp4", mime_type="video/mp4"
+        )
+        clip: JsonDict = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "width": 1280,
+            "height": 720,
+            "duration": duration,
+            "file_name": "clip.mp4",
+            "mime_type": "video/mp4",
+            "file_size": file.size,
+        }
+        content: JsonDict = {"video": clip}
         if caption:
             content["caption"] = caption
         return await self.send_message(content, wait=wait, timeout=timeout)

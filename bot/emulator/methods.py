@@ -53,6 +53,7 @@ METHOD_NAMES = (
     "answerCallbackQuery",
     "sendChatAction",
     "sendPhoto",
+    "sendVideo",
     "sendDocument",
     "sendLocation",
     "getFile",
@@ -680,6 +681,22 @@ class BotApiMethods(EmulatorCore):
             "height": 600,
         }
         return self._send(state, chat, {"photo": [size], **content}, p, raw_text=raw)
+
+    async def api_send_video(self, state: BotState, p: JsonDict) -> Any:
+        chat = self._target(state, p)
+        file = self._input_file(p, "video", "video")
+        content, raw = self._caption(p)
+        video: JsonDict = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "file_size": file.size,
+            "width": 1280,
+            "height": 720,
+            "duration": 1,
+        }
+        if file.mime_type:
+            video["mime_type"] = file.mime_type
+        return self._send(state, chat, {"video": video, **content}, p, raw_text=raw)
 
     async def api_send_document(self, state: BotState, p: JsonDict) -> Any:
         chat = self._target(state, p)

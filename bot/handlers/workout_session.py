@@ -54,6 +54,7 @@ from domain.services.guided import (
     PlannedSet,
     StepView,
 )
+from domain.services.media import MediaKind, step_media
 from domain.services.records import PersonalRecord, RecordKind
 from domain.services.strength import LOAD_STEP, WeightUnit, weight_unit
 from domain.services.training_log import (
@@ -423,6 +424,46 @@ async def _retire(bot: Bot, chat_id: int, flow: Flow, text: str | None = None) -
     flow.message_id = None
 
 
+async def _send_step_media(
+    bot: Bot,
+    chat_id: int,
+    session: AsyncSession,
+    user: UserContext,
+    state: FSMContext,
+    flow: Flow,
+    view: StepView,
+) -> None:
+    """The coach's photos and videos for the set about to come (domain/services/media.py):
+    its exercise's on the block's first round, the workout's own on the first set; once per
+    step of the session (an undo or a resume does not send them again)."""
+    if view.planned.round != 1 and flow.step != 0:
+        return
+    data = await state.get_data()
+    seen = data.get("g_med") or {}
+    shown = (
+        [int(step) for step in seen.get("steps", [])]
+        if seen.get("s") == flow.session_id.hex
+        else []
+    )
+    if flow.step in shown:
+        return
+    items = await step_media(
+        session,
+        user.user_id,
+        flow.workout_id,
+        view.planned.exercise_id,
+        with_workout=flow.step == 0,
+    )
+    await state.update_data(g_med={"s": flow.session_id.hex, "steps": [*shown, flow.step]})
+    for item in items:
+        # A file id Telegram no longer knows must not keep the set from coming.
+        with contextlib.suppress(TelegramBadRequest):
+            if item.kind is MediaKind.VIDEO:
+                await bot.send_video(chat_id, item.file_id)
+            else:
+                await bot.send_photo(chat_id, item.file_id)
+
+
 def parse_error_text(error: ParseError | OneSetAtATime) -> str:
     if isinstance(error, OneSetAtATime):
         return _(
@@ -469,6 +510,7 @@ def router() -> Router:
             )
         else:
             flow.total = view.total
+            await _send_step_media(bot, chat_id, session, user, state, flow, view)
             sent = await bot.send_message(
                 chat_id, step_text(view, flow, unit), reply_markup=step_keyboard(view, flow, unit)
             )

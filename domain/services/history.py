@@ -122,7 +122,7 @@ class ExerciseHistory:
     sessions: list[ExerciseSession]  # newest first
 
 
-def _exercise_name(locale: str) -> ColumnElement[str]:
+def exercise_name(locale: str) -> ColumnElement[str]:
     """The exercise's name in ``locale``, its canonical name otherwise (SQL)."""
     return func.coalesce(Exercise.name_i18n[locale].astext, Exercise.name)
 
@@ -176,7 +176,7 @@ async def session_page(
             sessions.c.finished_at,
             sessions.c.soreness,
             Workout.name.label("workout_name"),
-            _exercise_name(locale).label("exercise"),
+            exercise_name(locale).label("exercise"),
             func.count(LoggedSet.id).label("sets"),
             _working_volume().label("volume"),
         )
@@ -234,7 +234,7 @@ async def session_page(
     return SessionPage(page, listed[:PAGE_SIZE], len(listed) > PAGE_SIZE)
 
 
-def _set_line(row: LoggedSet) -> SetLine:
+def set_line(row: LoggedSet) -> SetLine:
     return SetLine(
         set_index=row.set_index,
         reps=row.reps,
@@ -250,26 +250,33 @@ def _set_line(row: LoggedSet) -> SetLine:
 
 
 async def session_detail(
-    session: AsyncSession, actor_id: uuid.UUID, session_id: uuid.UUID, *, locale: str = "en"
+    session: AsyncSession,
+    actor_id: uuid.UUID,
+    session_id: uuid.UUID,
+    *,
+    owner_id: uuid.UUID | None = None,
+    locale: str = "en",
 ) -> SessionDetail:
-    """One of the actor's own sessions with its sets grouped by exercise (in the order they
-    were first done). ``NotAllowed`` for a session the actor may not read, ``NotFound`` for
-    one that is not theirs (a coach reads a client's log elsewhere) or does not exist."""
+    """One session of ``owner_id`` (default: the actor's own; a coach passes the client) with
+    its sets grouped by exercise (in the order they were first done). ``NotAllowed`` for a
+    session the actor may not read, ``NotFound`` for one that is not the owner's or does not
+    exist."""
     await require(session, Actor(actor_id), Action.READ, ResourceRef("TRAINING_LOG", session_id))
+    owner_id = owner_id or actor_id
     header = (
         await session.execute(
             select(TrainingSession, Workout.name)
             .outerjoin(Workout, Workout.id == TrainingSession.workout_id)
-            .where(TrainingSession.id == session_id, TrainingSession.user_id == actor_id)
+            .where(TrainingSession.id == session_id, TrainingSession.user_id == owner_id)
         )
     ).one_or_none()
     if header is None:
-        raise NotFound(f"training session {session_id} of {actor_id}", session_id=session_id)
+        raise NotFound(f"training session {session_id} of {owner_id}", session_id=session_id)
     training, workout_name = header
     rows = await session.execute(
-        select(LoggedSet, _exercise_name(locale))
+        select(LoggedSet, exercise_name(locale))
         .join(Exercise, Exercise.id == LoggedSet.exercise_id)
-        .where(LoggedSet.session_id == session_id, LoggedSet.user_id == actor_id)
+        .where(LoggedSet.session_id == session_id, LoggedSet.user_id == owner_id)
         .order_by(LoggedSet.performed_at, LoggedSet.set_index)
     )
     groups: dict[uuid.UUID, ExerciseSets] = {}
@@ -278,7 +285,7 @@ async def session_detail(
         if group is None:
             group = ExerciseSets(logged.exercise_id, name, [])
             groups[logged.exercise_id] = group
-        group.sets.append(_set_line(logged))
+        group.sets.append(set_line(logged))
     return SessionDetail(
         id=training.id,
         started_at=training.started_at,
@@ -300,7 +307,7 @@ async def recent_exercises(
     """The exercises the athlete trained most recently, the latest first."""
     last = func.max(LoggedSet.performed_at)
     rows = await session.execute(
-        select(LoggedSet.exercise_id, _exercise_name(locale), last)
+        select(LoggedSet.exercise_id, exercise_name(locale), last)
         .join(Exercise, Exercise.id == LoggedSet.exercise_id)
         .where(LoggedSet.user_id == user_id)
         .group_by(LoggedSet.exercise_id, Exercise.id)
@@ -329,7 +336,7 @@ async def exercise_history(
         .limit(literal_limit(sessions))
     )
     rows = await session.execute(
-        select(LoggedSet, _exercise_name(locale))
+        select(LoggedSet, exercise_name(locale))
         .join(Exercise, Exercise.id == LoggedSet.exercise_id)
         .where(
             LoggedSet.user_id == user_id,
@@ -340,9 +347,9 @@ async def exercise_history(
     )
     name: str | None = None
     grouped: dict[uuid.UUID, list[SetLine]] = {}
-    for logged, exercise_name in rows.all():
-        name = exercise_name
-        grouped.setdefault(logged.session_id, []).append(_set_line(logged))
+    for logged, label in rows.all():
+        name = label
+        grouped.setdefault(logged.session_id, []).append(set_line(logged))
     found = []
     for session_id, lines in grouped.items():
         lines.sort(key=lambda line: (line.performed_at, line.set_index))

@@ -645,6 +645,27 @@ async def reset_user_setting(
     return await effective_setting(session, user_id, key)
 
 
+async def reset_institution_setting(
+    session: AsyncSession,
+    institution_id: uuid.UUID,
+    key: str,
+    *,
+    changed_by: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> None:
+    """Remove the institution's value: its members inherit the system value or the default."""
+    definition = await _definition(session, key)
+    await _write(
+        session,
+        definition,
+        SettingLevel.INSTITUTION,
+        institution_id,
+        None,
+        changed_by=changed_by,
+        reason=reason,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Templates
 # --------------------------------------------------------------------------------------------

@@ -136,19 +136,30 @@ async def test_cancel_leaves_onboarding(harness: Harness) -> None:
     assert "nothing to cancel" in replies[-1].text
 
 
-@pytest.mark.parametrize("payload", ["inv_abcdef123", "shr_ZZZ", "cli_x-y_z", "bogus", "inv_"])
-async def test_deep_links_not_valid_yet(harness: Harness, payload: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "answer"),
+    [
+        ("inv_abcdef123", "This invite link is not valid."),
+        ("shr_ZZZ", "This share link does not exist."),
+        ("cli_x-y_z", "This client link is not valid."),
+        ("bogus", "This link is not valid or has expired."),
+        ("inv_", "This link is not valid or has expired."),
+    ],
+)
+async def test_deep_links_not_valid(harness: Harness, payload: str, answer: str) -> None:
     dana = harness.user("dana")
     replies = await dana.open_link(payload)
-    assert "This link is not valid or has expired." in replies[0].text
+    assert answer in replies[0].text
     # A newcomer is then welcomed and onboarded.
     assert "which language shall we speak?" in replies[-1].text
 
 
 async def test_deep_link_in_french(harness: Harness) -> None:
     eve = harness.user("eve", language_code="fr")
-    replies = await eve.open_link("inv_nope")
+    replies = await eve.open_link("nope")
     assert "Ce lien n'est pas valide ou a expiré." in replies[0].text
+    replies = await eve.open_link("inv_nope")
+    assert "Ce lien d'invitation n'est pas valide." in replies[0].text
 
 
 async def test_help_lists_commands_in_users_language(harness: Harness) -> None:

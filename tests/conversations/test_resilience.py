@@ -148,12 +148,14 @@ async def test_fallbacks(harness: Harness) -> None:
         (fay.send_voice(), "I cannot listen to recordings yet"),
         (fay.send("/teleport"), "I do not know the command /teleport."),
         (fay.send("hello there"), "Sorry, I did not understand that."),
-        (fay.upload(b"a,b\n1,2\n", filename="data.csv"), "I do not know what to do with this file"),
     ]
     for action, expected in cases:
         replies = await action
         assert expected in replies[-1].text
         assert "/help" in replies[-1].text  # each says what the bot can do
+    # A document is offered to the program importer, which says what it takes.
+    replies = await fay.upload(b"a,b\n1,2\n", filename="data.txt")
+    assert "send a .yaml, .yml, .json or .csv file" in replies[-1].text
 
 
 async def test_fallback_in_french(harness: Harness) -> None:

@@ -52,14 +52,6 @@ def test_version(tmp_path: Path) -> None:
     assert result.stdout.startswith("motriforge 0.")
 
 
-def test_not_yet_available_commands_say_so(tmp_path: Path) -> None:
-    result = run_cli(None, tmp_path, "import-program", "program.yaml")
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "error: `motriforge import-program` is not available yet in this version."
-    )
-
-
 def test_run_needs_a_bot_token(tmp_path: Path) -> None:
     result = run_cli(None, tmp_path, "run")
     assert result.returncode == 2
