@@ -362,8 +362,6 @@ def import_program(
         f" {outcome.workouts} workout(s) ({outcome.new_workouts} new),"
         f" {outcome.sessions} scheduled session(s)"
     )
-    for warning in outcome.warnings:
-        say(f"warning: {warning}")
 
 
 def say(message: str) -> None:

@@ -44,19 +44,13 @@ from domain.models.user import (
 from domain.models.workout import (
     EstimatedWorkoutDuration,
     ExerciseInstruction,
-    Tempo,
-    TempoType,
     Workout,
     WorkoutSet,
 )
 from domain.services.settings import set_user_setting
+from domain.services.tempo import parse_tempo, tempo_rows, tempo_type_ids
 
 _telegram_ids = itertools.count(880_000_001)
-
-# Tempo digits → phase types, in the usual eccentric-pause-concentric-pause order. A phase's
-# seconds are its type's default (TEMPO rows carry no seconds): 3-1-1-0 is the only tempo the
-# seeded types spell exactly; other digits still produce four phases of those types.
-TEMPO_PHASES = ("ECCENTRIC", "PAUSE_BOTTOM", "CONCENTRIC", "PAUSE_TOP")
 
 
 async def _one_id(session: AsyncSession, query: Any) -> uuid.UUID:
@@ -128,11 +122,6 @@ class BuiltWorkout:
     set_ids: list[uuid.UUID] = field(default_factory=list)  # WORKOUT_SET ids in order
 
 
-async def _tempo_types(session: AsyncSession) -> dict[str, uuid.UUID]:
-    rows = await session.execute(select(TempoType.code, TempoType.id))
-    return {row[0]: row[1] for row in rows.all()}
-
-
 async def make_workout(
     session: AsyncSession,
     owner_id: uuid.UUID | None,
@@ -161,7 +150,7 @@ async def make_workout(
     session.add(workout)
     await session.flush()
     built = BuiltWorkout(workout.id, name)
-    tempo_types = await _tempo_types(session) if any(spec.tempo for spec in sets) else {}
+    tempo_types = await tempo_type_ids(session) if any(spec.tempo for spec in sets) else {}
     for order, spec in enumerate(sets):
         row = WorkoutSet(
             workout_id=workout.id,
@@ -189,14 +178,7 @@ async def make_workout(
             session.add(instruction)
             await session.flush()
             if spec.tempo:
-                for phase, _digit in enumerate(spec.tempo.split("-")[:4]):
-                    session.add(
-                        Tempo(
-                            exercise_instruction_id=instruction.id,
-                            order_index=phase,
-                            tempo_type_id=tempo_types[TEMPO_PHASES[phase]],
-                        )
-                    )
+                session.add_all(tempo_rows(instruction.id, parse_tempo(spec.tempo), tempo_types))
         await session.flush()
     if estimated_seconds is not None:
         session.add(

@@ -27,7 +27,7 @@ from domain.services.program_format import (
     ProgramFileInvalid,
     check_file,
 )
-from domain.services.program_import import ImportResult, ImportWarning, import_program
+from domain.services.program_import import ImportResult, import_program
 from domain.services.users import UserContext
 
 COMMANDS: tuple[CommandInfo, ...] = ()  # no command: a file is the request
@@ -85,12 +85,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "needs_institution": N_("visibility {value} is only for a program of an institution"),
     "too_many_errors": N_("more errors follow: fix these first"),
 }
-WARNING_MESSAGES: dict[str, str] = {
-    "tempo_not_stored": N_(
-        "tempo {tempo} cannot be stored yet (only 3-1-1-0, 3-1-X-0 and 3-1-0-0 can): it is kept"
-        " in the program version but athletes will not see it"
-    ),
-}
 NOTHING_SAVED = N_("Nothing was saved. Fix the file and send it again.")
 NOT_ALLOWED = N_("You are not allowed to create programs, so nothing was imported.")
 
@@ -121,10 +115,6 @@ def error_line(error: FormatError) -> str:
     return _describe(ERROR_MESSAGES[error.code], dict(error.params), error.location)
 
 
-def warning_line(warning: ImportWarning) -> str:
-    return _describe(WARNING_MESSAGES[warning.code], warning.params, warning.location)
-
-
 def errors_text(errors: list[FormatError]) -> str:
     shown = errors[:SHOWN_ERRORS]
     lines = [
@@ -153,9 +143,6 @@ def success_text(result: ImportResult) -> str:
     ]
     if not result.created:
         lines.append(_("Athletes already on this program keep their version until you move them."))
-    if result.warnings:
-        lines.append("")
-        lines.extend(f"⚠️ {warning_line(warning)}" for warning in result.warnings[:SHOWN_ERRORS])
     return "\n".join(lines)
 
 

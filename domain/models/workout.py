@@ -254,7 +254,10 @@ class Tempo(Base):
     """One phase of an instruction's tempo (3-1-3-1 = four rows, order_index 0..3)."""
 
     __tablename__ = "tempo"
-    __table_args__ = (CheckConstraint("order_index BETWEEN 0 AND 3", name="order_index_range"),)
+    __table_args__ = (
+        CheckConstraint("order_index BETWEEN 0 AND 3", name="order_index_range"),
+        CheckConstraint("seconds BETWEEN 0 AND 60", name="seconds_range"),
+    )
 
     # PK (instruction, position), not the seed's (instruction, tempo_type): the same phase type
     # can occur twice in one tempo.
@@ -265,6 +268,9 @@ class Tempo(Base):
     tempo_type_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tempo_type.id", ondelete="RESTRICT"), index=True
     )
+    # Not in the seed: the phase's own seconds (4-0-1-0); NULL = the type's default
+    # (domain/services/tempo.py reads and writes tempos).
+    seconds: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class TempoType(UUIDPk, LookupColumns, Base):

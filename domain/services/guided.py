@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from domain.models.enums import ExerciseMeasurement
 from domain.models.exercise import Exercise
 from domain.models.notification import Notification, NotificationStatusCode
 from domain.models.training_log import TrainingSession, TrainingSessionSource
-from domain.models.workout import ExerciseInstruction, Tempo, TempoType, Workout, WorkoutSet
+from domain.models.workout import ExerciseInstruction, Workout, WorkoutSet
 from domain.parsing import ParsedSet, parse_log
 from domain.parsing.model import MAX_REPS, Unit
 from domain.services.alternatives import SwapKind, SwapOption, swap_candidates
@@ -43,6 +43,7 @@ from domain.services.reminder_preferences import set_type_enabled, type_preferen
 from domain.services.schedule_day import workouts_on
 from domain.services.streaks import local_day
 from domain.services.strength import LOAD_STEP, WeightUnit, from_unit, to_unit
+from domain.services.tempo import tempo_texts
 from domain.services.training_log import (
     NothingToUndo,
     SessionInfo,
@@ -160,7 +161,7 @@ async def workout_plan(
         if found is None:
             raise NotFound("no such workout", workout_id=str(workout_id))
         return []
-    tempos = await _tempos(session, [row.instruction_id for row in rows])
+    tempos = await tempo_texts(session, [row.instruction_id for row in rows])
     blocks: dict[uuid.UUID, list[Any]] = {}
     for row in rows:
         blocks.setdefault(row.set_id, []).append(row)
@@ -194,22 +195,6 @@ async def workout_plan(
                     )
                 )
     return plan
-
-
-async def _tempos(
-    session: AsyncSession, instruction_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """instruction id → "3-1-1-0": each phase's seconds are its TEMPO_TYPE's default."""
-    rows = await session.execute(
-        select(Tempo.exercise_instruction_id, TempoType.time_under_tension_seconds)
-        .join(TempoType, TempoType.id == Tempo.tempo_type_id)
-        .where(Tempo.exercise_instruction_id.in_(instruction_ids))
-        .order_by(Tempo.exercise_instruction_id, Tempo.order_index)
-    )
-    phases: dict[uuid.UUID, list[str]] = {}
-    for instruction_id, seconds in rows:
-        phases.setdefault(instruction_id, []).append("X" if seconds is None else str(seconds))
-    return {instruction_id: "-".join(parts) for instruction_id, parts in phases.items()}
 
 
 async def exercise_brief(

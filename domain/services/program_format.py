@@ -358,11 +358,6 @@ def parse_tempo(value: Any) -> str | None:
     return "-".join(phases)
 
 
-def tempo_seconds(tempo: str) -> tuple[int, ...]:
-    """ "3-1-X-0" → (3, 1, 0, 0): X (explosive) takes no measurable time."""
-    return tuple(0 if phase == "X" else int(phase) for phase in tempo.split("-"))
-
-
 def _code(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 

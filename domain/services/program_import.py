@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, select, union_all
@@ -52,7 +52,6 @@ from domain.models.program import (
 from domain.models.user import UserRole
 from domain.models.workout import (
     ExerciseInstruction,
-    Tempo,
     TempoType,
     Workout,
     WorkoutSet,
@@ -71,6 +70,7 @@ from domain.services.program_format import (
     file_kind,
     parse_file,
 )
+from domain.services.tempo import Phase, parse_tempo, tempo_rows, tempos_of
 
 # The sql() statement below is pasted together from exercise_search's constant (S608).
 # ruff: noqa: S608
@@ -94,36 +94,6 @@ STAFF_ROLES = ("TRAINER", "PHYSIOTHERAPIST", "ADMIN")  # COACH inherits TRAINER
 PUBLISHER_ROLES = ("TRAINER",)
 MAX_SUGGESTED = 20  # unknown names that get "did you mean" (one search each)
 
-# TEMPO rows name a phase kind and carry no seconds: a phase is shown with its kind's default.
-# A written phase is kept only when a kind in its position has exactly its seconds; otherwise
-# the instruction gets no tempo rows (better nothing than a wrong tempo) and a warning says so.
-TEMPO_KINDS: tuple[dict[str, str], ...] = (
-    {"3": "ECCENTRIC"},
-    {"1": "PAUSE_BOTTOM"},
-    {"1": "CONCENTRIC", "0": "EXPLOSIVE", "X": "EXPLOSIVE"},
-    {"0": "PAUSE_TOP"},
-)
-WARNINGS: dict[str, str] = {
-    "tempo_not_stored": (
-        "tempo {tempo} cannot be stored yet (only 3-1-1-0, 3-1-X-0 and 3-1-0-0 can): it is kept"
-        " in the program version but athletes will not see it"
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ImportWarning:
-    code: str
-    params: dict[str, str | int]
-    location: Any  # program_format.Location
-
-    @property
-    def message(self) -> str:
-        return WARNINGS[self.code].format(**self.params)
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
-
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
@@ -136,7 +106,6 @@ class ImportResult:
     workouts: int  # distinct workouts of the schedule
     new_workouts: int  # of which created by this import (the others were reused unchanged)
     sessions: int  # scheduled workouts (slots)
-    warnings: list[ImportWarning] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,20 +380,10 @@ async def _may_create(
 # --------------------------------------------------------------------------------------
 
 
-def _tempo_rows(tempo: str | None) -> tuple[str, ...] | None:
-    """Phase kinds for the TEMPO rows, () for no tempo, None when it cannot be stored."""
-    if tempo is None:
-        return ()
-    kinds = tuple(TEMPO_KINDS[i].get(phase) for i, phase in enumerate(tempo.split("-")))
-    if any(kind is None for kind in kinds):
-        return None
-    return tuple(kind for kind in kinds if kind is not None)
-
-
 SetSignature = tuple[Any, ...]
 
 
-def _line_signature(line: SetLine, exercise: _Exercise, tempo: tuple[str, ...]) -> SetSignature:
+def _line_signature(line: SetLine, exercise: _Exercise, tempo: tuple[Phase, ...]) -> SetSignature:
     reps, reps_max = line.reps if line.reps is not None else (None, None)
     return (
         line.name or exercise.name[:50],
@@ -455,16 +414,9 @@ async def _stored_signatures(
             )
         )
     ).all()
-    tempo: dict[uuid.UUID, list[str]] = {}
-    instruction_ids = [instruction.id for _s, instruction in rows if instruction is not None]
-    if instruction_ids:
-        for instruction_id, code in await session.execute(
-            select(Tempo.exercise_instruction_id, TempoType.code)
-            .join(TempoType, TempoType.id == Tempo.tempo_type_id)
-            .where(Tempo.exercise_instruction_id.in_(instruction_ids))
-            .order_by(Tempo.exercise_instruction_id, Tempo.order_index)
-        ):
-            tempo.setdefault(instruction_id, []).append(code)
+    tempo = await tempos_of(
+        session, [instruction.id for _s, instruction in rows if instruction is not None]
+    )
     parts: dict[uuid.UUID, tuple[WorkoutSet, list[tuple[Any, ...]]]] = {}
     for workout_set, instruction in rows:
         entry = parts.setdefault(workout_set.id, (workout_set, []))
@@ -473,7 +425,7 @@ async def _stored_signatures(
                 (
                     instruction.exercise_id,
                     instruction.rest_between_seconds,
-                    tuple(tempo.get(instruction.id, ())),
+                    tempo.get(instruction.id, ()),
                 )
             )
     result: dict[uuid.UUID, list[SetSignature]] = {ident: [] for ident in workout_ids}
@@ -537,7 +489,7 @@ class _WorkoutWriter:
         )
 
     async def write(
-        self, workout: WorkoutDoc, difficulty_id: uuid.UUID, tempos: list[tuple[str, ...]]
+        self, workout: WorkoutDoc, difficulty_id: uuid.UUID, tempos: list[tuple[Phase, ...]]
     ) -> uuid.UUID:
         signature = [
             _line_signature(line, self.exercises[line.exercise], tempo)
@@ -589,7 +541,7 @@ class _WorkoutWriter:
         return row.id
 
     async def _write_set(
-        self, workout_id: uuid.UUID, order: int, line: SetLine, tempo: tuple[str, ...]
+        self, workout_id: uuid.UUID, order: int, line: SetLine, tempo: tuple[Phase, ...]
     ) -> None:
         exercise = self.exercises[line.exercise]
         reps, reps_max = line.reps if line.reps is not None else (None, None)
@@ -616,14 +568,7 @@ class _WorkoutWriter:
         )
         self.session.add(instruction)
         await self.session.flush()
-        self.session.add_all(
-            Tempo(
-                exercise_instruction_id=instruction.id,
-                order_index=phase,
-                tempo_type_id=self.vocab.tempo_types[kind],
-            )
-            for phase, kind in enumerate(tempo)
-        )
+        self.session.add_all(tempo_rows(instruction.id, tempo, self.vocab.tempo_types))
 
 
 # --------------------------------------------------------------------------------------
@@ -736,7 +681,6 @@ async def import_program(
     await session.flush()
     await _write_classification(session, program.id, parsed, vocab)
 
-    warnings: list[ImportWarning] = []
     writer = _WorkoutWriter(
         session,
         owner_id=owner_id,
@@ -748,26 +692,12 @@ async def import_program(
     )
     await writer.load_names()
     workout_ids: dict[int, uuid.UUID] = {}
-    written_tempo: dict[str, str] = {}
     for workout in document.workouts:
-        tempos: list[tuple[str, ...]] = []
-        for position, line in enumerate(workout.sets):
-            kinds = _tempo_rows(line.tempo)
-            if kinds is None:
-                path: Path = ("workouts", workout.index, "sets", position, "tempo")
-                warnings.append(
-                    ImportWarning(
-                        "tempo_not_stored", {"tempo": line.tempo or ""}, parsed.locate(path)
-                    )
-                )
-                kinds = ()
-            tempos.append(kinds)
+        # The format admits only tempos parse_tempo reads (four phases, digits or X).
+        tempos = [parse_tempo(line.tempo) if line.tempo else () for line in workout.sets]
         code = _code_of(parsed, "difficulty", ("workouts", workout.index, "difficulty"))
         workout_difficulty = vocab.difficulty[code] if code else difficulty_id
         workout_ids[workout.index] = await writer.write(workout, workout_difficulty, tempos)
-        for position, line in enumerate(workout.sets):
-            if line.tempo:
-                written_tempo[f"{workout_ids[workout.index]}:{position}"] = line.tempo
 
     schedule = ProgramSchedule(
         program_id=program.id,
@@ -794,14 +724,7 @@ async def import_program(
         reason=f"imported from {filename}"[:255],
         now=now,
         schedule_id=schedule.id,
-        extra={
-            "source": {
-                "filename": filename[:255],
-                "format": file_kind(filename),
-                # "workout id:set index" → the tempo as written (TEMPO rows keep only phases).
-                "tempo": written_tempo,
-            }
-        },
+        extra={"source": {"filename": filename[:255], "format": file_kind(filename)}},
     )
     return ImportResult(
         program_id=program.id,
@@ -813,7 +736,6 @@ async def import_program(
         workouts=len(set(workout_ids.values())),
         new_workouts=writer.created,
         sessions=len(document.slots),
-        warnings=warnings,
     )
 
 

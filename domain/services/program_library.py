@@ -42,12 +42,11 @@ from domain.models.user import UserOwnership, UserProgramOwnership
 from domain.models.workout import (
     EstimatedWorkoutDuration,
     ExerciseInstruction,
-    Tempo,
-    TempoType,
     Workout,
     WorkoutSet,
 )
 from domain.services.program_versions import current_schedule_id
+from domain.services.tempo import tempo_texts
 
 PAGE_SIZE = 8
 DAYS_PER_WEEK = 7
@@ -496,24 +495,6 @@ async def readable_workout(
     return workout_id, None
 
 
-async def tempos_of(
-    session: AsyncSession, instruction_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """instruction id → "3-1-1-0" (each phase's seconds are its TEMPO_TYPE's default)."""
-    if not instruction_ids:
-        return {}
-    rows = await session.execute(
-        select(Tempo.exercise_instruction_id, TempoType.time_under_tension_seconds)
-        .join(TempoType, TempoType.id == Tempo.tempo_type_id)
-        .where(Tempo.exercise_instruction_id.in_(instruction_ids))
-        .order_by(Tempo.exercise_instruction_id, Tempo.order_index)
-    )
-    phases: dict[uuid.UUID, list[str]] = {}
-    for instruction_id, seconds in rows:
-        phases.setdefault(instruction_id, []).append("X" if seconds is None else str(seconds))
-    return {key: "-".join(parts) for key, parts in phases.items()}
-
-
 async def workout_detail(
     session: AsyncSession,
     actor_id: uuid.UUID,
@@ -558,7 +539,7 @@ async def workout_detail(
             .order_by(WorkoutSet.order_index, ExerciseInstruction.order_index)
         )
     ).all()
-    tempos = await tempos_of(session, [row.instruction_id for row in rows])
+    tempos = await tempo_texts(session, [row.instruction_id for row in rows])
     lines: dict[uuid.UUID, SetLine] = {}
     for row in rows:
         line = lines.get(row.set_id)

@@ -29,11 +29,10 @@ from domain.models.lookup import DifficultyLevel
 from domain.models.program import Program, ProgramSchedule, ProgramVersion, ScheduleWorkout
 from domain.models.workout import (
     ExerciseInstruction,
-    Tempo,
-    TempoType,
     Workout,
     WorkoutSet,
 )
+from domain.services.tempo import tempo_text, tempos_of
 
 SNAPSHOT_FORMAT = 1
 
@@ -173,16 +172,7 @@ async def _workouts(
             .order_by(Workout.id, WorkoutSet.order_index, ExerciseInstruction.order_index)
         )
     ).all()
-    instruction_ids = [row[2].id for row in rows if row[2] is not None]
-    tempo: dict[uuid.UUID, list[str]] = defaultdict(list)
-    if instruction_ids:
-        for instruction_id, phase in await session.execute(
-            select(Tempo.exercise_instruction_id, TempoType.code)
-            .join(TempoType, TempoType.id == Tempo.tempo_type_id)
-            .where(Tempo.exercise_instruction_id.in_(instruction_ids))
-            .order_by(Tempo.exercise_instruction_id, Tempo.order_index)
-        ):
-            tempo[instruction_id].append(phase)
+    tempo = await tempos_of(session, [row[2].id for row in rows if row[2] is not None])
     result: dict[str, dict[str, Any]] = {}
     sets: dict[uuid.UUID, dict[str, Any]] = {}
     for workout, workout_set, instruction, exercise_code, exercise_name in rows:
@@ -219,7 +209,8 @@ async def _workouts(
                     "code": exercise_code,
                     "name": exercise_name,
                     "rest_between_seconds": instruction.rest_between_seconds,
-                    "tempo_phases": tempo.get(instruction.id, []),
+                    "tempo": tempo_text(tempo[instruction.id]) if instruction.id in tempo else None,
+                    "tempo_phases": [phase.kind for phase in tempo.get(instruction.id, ())],
                 }
             )
     return result
@@ -235,8 +226,7 @@ async def publish(
     extra: dict[str, Any] | None = None,
 ) -> ProgramVersion:
     """Freeze the program with ``schedule_id`` (default: its one unpublished schedule, else
-    its current one) as the next version. ``extra`` is merged into the snapshot (e.g. the
-    tempo exactly as a file wrote it)."""
+    its current one) as the next version. ``extra`` is merged into the snapshot."""
     program = await session.get(Program, program_id, with_for_update=True)
     if program is None:
         raise NotFound(f"no program {program_id}", program_id=str(program_id))

@@ -38,11 +38,10 @@ from domain.errors import NotFound
 from domain.models.workout import (
     EstimatedWorkoutDuration,
     ExerciseInstruction,
-    Tempo,
-    TempoType,
     Workout,
     WorkoutSet,
 )
+from domain.services.tempo import tempos_of
 
 # Constants of the estimate (documented in docs/program-format.md, "Estimated duration").
 SECONDS_PER_REP = 3  # a controlled rep without a written tempo
@@ -141,8 +140,8 @@ def estimate(blocks: Sequence[BlockSpec]) -> DurationEstimate:
 
 
 async def blocks_of(session: AsyncSession, workout_id: uuid.UUID) -> list[BlockSpec]:
-    """The workout's sets as the estimate sees them (two statements). A tempo phase lasts its
-    TEMPO_TYPE's ``time_under_tension_seconds`` (TEMPO rows carry no seconds of their own)."""
+    """The workout's sets as the estimate sees them (two statements), tempo phases in seconds
+    as domain/services/tempo.py reads them."""
     rows = (
         await session.execute(
             select(WorkoutSet, ExerciseInstruction)
@@ -151,26 +150,13 @@ async def blocks_of(session: AsyncSession, workout_id: uuid.UUID) -> list[BlockS
             .order_by(WorkoutSet.order_index, ExerciseInstruction.order_index)
         )
     ).all()
-    instruction_ids = [instruction.id for _set, instruction in rows]
-    phases: dict[uuid.UUID, list[int]] = {}
-    if instruction_ids:
-        tempo_rows = await session.execute(
-            select(
-                Tempo.exercise_instruction_id,
-                func.coalesce(TempoType.time_under_tension_seconds, 0),
-            )
-            .join(TempoType, TempoType.id == Tempo.tempo_type_id)
-            .where(Tempo.exercise_instruction_id.in_(instruction_ids))
-            .order_by(Tempo.exercise_instruction_id, Tempo.order_index)
-        )
-        for instruction_id, seconds in tempo_rows.all():
-            phases.setdefault(instruction_id, []).append(int(seconds))
+    phases = await tempos_of(session, [instruction.id for _set, instruction in rows])
     grouped: dict[uuid.UUID, tuple[WorkoutSet, list[ExercisePart]]] = {}
     for workout_set, instruction in rows:
         tempo = phases.get(instruction.id)
         part = ExercisePart(
             exercise=instruction.exercise_id,
-            tempo_seconds=tuple(tempo) if tempo is not None else None,
+            tempo_seconds=tuple(p.seconds for p in tempo) if tempo is not None else None,
             rest_between_seconds=instruction.rest_between_seconds,
         )
         grouped.setdefault(workout_set.id, (workout_set, []))[1].append(part)

@@ -7,6 +7,7 @@ an institution, public visibility) is decided before anything is written; and th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -52,6 +53,7 @@ from domain.models.workout import (
 from domain.services.program_format import MAX_FILE_BYTES, ProgramFileInvalid
 from domain.services.program_import import ImportResult, import_program
 from domain.services.program_versions import current_schedule_id
+from domain.services.tempo import tempo_texts
 from tests.conftest import DatabaseFactory, migrated_seeded_database
 from tests.factories import make_user
 from tests.integration.test_cli import run_cli
@@ -202,7 +204,7 @@ async def test_the_yaml_example_becomes_a_published_program(session: AsyncSessio
     weeks = version.snapshot_data["schedule"]["weeks"]
     assert [week["week"] for week in weeks] == [1, 2, 3, 4]
     assert [day["day_number"] for day in weeks[0]["days"]] == [0, 2, 4, 5]
-    assert version.snapshot_data["source"]["tempo"]  # the tempo as written is kept
+    assert '"tempo": "2-0-X-1"' in json.dumps(version.snapshot_data)  # the tempo as written
 
     rows = await structure(session, program.id)
     week_one = [row for row in rows if int(str(row[0])) < 7]
@@ -237,9 +239,19 @@ async def test_the_yaml_example_becomes_a_published_program(session: AsyncSessio
     assert plank[10] == 45
     deadlift, press = week_one[4], week_one[5]
     assert deadlift[8] == Decimal("102.06")
-    assert press[-1] == ()  # 2-0-X-1 cannot be stored: left out, with a warning
-    assert [(w.code, w.params, str(w.location)) for w in result.warnings] == [
-        ("tempo_not_stored", {"tempo": "2-0-X-1"}, "line 55, workouts[1].sets[1].tempo")
+    # 2-0-X-1: each phase with its own seconds, X as the explosive phase.
+    assert press[-1] == ("ECCENTRIC", "PAUSE_BOTTOM", "EXPLOSIVE", "PAUSE_TOP")
+    instructions = (
+        await session.scalars(
+            select(ExerciseInstruction.id)
+            .join(WorkoutSet, WorkoutSet.id == ExerciseInstruction.workout_set_id)
+            .join(Workout, Workout.id == WorkoutSet.workout_id)
+            .where(Workout.owner_id == coach.id)
+        )
+    ).all()
+    assert sorted(set((await tempo_texts(session, instructions)).values())) == [
+        "2-0-X-1",
+        "3-1-1-0",
     ]
     run_row = week_one[-1]
     assert (run_row[2], run_row[11]) == (True, Decimal(5000))
@@ -574,7 +586,7 @@ async def test_cli_imports_then_refuses_a_malformed_file(cli_database: URL, tmp_
     assert "version 1: 4 week(s), 28 days, 3 workout(s) (3 new), 16 scheduled session(s)" in (
         result.stdout
     )
-    assert "warning: line 19, column tempo: tempo 2-0-X-1 cannot be stored yet" in result.stdout
+    assert "warning" not in result.stdout  # every tempo is stored as written
     again = run_cli(cli_database, tmp_path, "import-program", str(good), "--owner", "4242")
     assert again.returncode == 0
     assert "updated 'Strength Foundations'" in again.stdout
