@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
 from aiogram import Router
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +22,8 @@ from bot.emulator.server import BotApiEmulator
 from bot.runtime import app_engine_kwargs, start_polling
 from domain.config import load_settings
 from domain.db import create_engine, session_factory
+from domain.models.access import Role
+from domain.models.user import User, UserRole
 
 # Telegram ids unique over the whole test session (the database is shared by the tests).
 _telegram_ids = itertools.count(700_000_001)
@@ -30,6 +34,25 @@ class Harness:
     emulator: BotApiEmulator
     application: Application
     session_factory: async_sessionmaker[AsyncSession]
+
+    async def user_id(self, person: EmulatedUser) -> uuid.UUID:
+        """The account of someone who has written to the bot."""
+        async with self.session_factory() as session:
+            found = await session.scalar(
+                select(User.id).where(User.telegram_user_id == person.user_id)
+            )
+        assert found is not None, person.username
+        return found
+
+    async def grant_role(self, person: EmulatedUser, code: str) -> uuid.UUID:
+        """Give someone who has written to the bot a platform role (COACH …); their id."""
+        user_id = await self.user_id(person)
+        async with self.session_factory() as session, session.begin():
+            role = await session.scalar(
+                select(Role.id).where(Role.code == code, Role.institution_id.is_(None))
+            )
+            session.add(UserRole(user_id=user_id, role_id=role, updated_by=user_id))
+        return user_id
 
     def user(self, name: str, language_code: str = "en") -> EmulatedUser:
         return self.emulator.user(
@@ -90,4 +113,15 @@ async def running_bot(
 @pytest.fixture
 async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
     async with running_bot(app_engine) as running:
+        yield running
+
+
+# Scripted people tap faster than anyone types; the flood guard has its own tests
+# (test_resilience.py) and must not answer in their place elsewhere.
+SCRIPTED = BotOptions(throttle_burst=100, throttle_rate=50.0)
+
+
+@pytest.fixture
+async def scripted_harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
+    async with running_bot(app_engine, options=SCRIPTED) as running:
         yield running

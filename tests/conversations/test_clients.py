@@ -8,53 +8,29 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
 from bot.handlers.clients import ClientLog, ClientOpen, short
-from domain.models.access import Role
 from domain.models.notification import Notification, NotificationType
 from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessionSource
 from domain.models.user import (
     ProfessionalClientRelation,
     ProfessionalRelationStatus,
     User,
-    UserRole,
 )
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.factories import SetSpec, exercise_id, make_program, make_workout
 
 LINK = re.compile(r"start=cli_([A-Za-z0-9_-]+)")
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
-
-
-async def become_coach(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    user_id = await user_id_of(harness, person)
-    async with harness.session_factory() as session, session.begin():
-        role = await session.scalar(
-            select(Role.id).where(Role.code == "COACH", Role.institution_id.is_(None))
-        )
-        session.add(UserRole(user_id=user_id, role_id=role, updated_by=user_id))
-    return user_id
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def invite(person: EmulatedUser) -> str:
@@ -85,7 +61,7 @@ async def test_link_accept_roster_assign_log_then_the_athlete_ends_it(harness: H
     mallory = harness.user("mallory")
     replies = await ivan.send("/invite")
     assert "Only coaches and therapists can invite clients" in replies[-1].text
-    ivan_id = await become_coach(harness, ivan)
+    ivan_id = await harness.grant_role(ivan, "COACH")
     payload = await invite(ivan)
 
     replies = await ada.open_link(payload)
@@ -100,7 +76,7 @@ async def test_link_accept_roster_assign_log_then_the_athlete_ends_it(harness: H
     assert "which language shall we speak?" in replies[-1].text
     told = ivan.outputs_since(ivan_mark)
     assert any("Ada accepted your client link" in message.text for message in told)
-    ada_id = await user_id_of(harness, ada)
+    ada_id = await harness.user_id(ada)
     relation_id = await relation_of(harness, ivan_id, ada_id)
     # The same link again: already answered.
     replies = await ada.open_link(payload)
@@ -189,7 +165,7 @@ async def test_link_accept_roster_assign_log_then_the_athlete_ends_it(harness: H
 
     # Another coach pressing buttons with Ada's relation id.
     await mallory.send("/clients")
-    await become_coach(harness, mallory)
+    await harness.grant_role(mallory, "COACH")
     await mallory.send("/clients")
     for data in (ClientOpen(r=short(relation_id)).pack(), ClientLog(r=short(relation_id)).pack()):
         replies = await mallory.press_data(data)
@@ -222,7 +198,7 @@ async def test_a_declined_link_and_refused_links(harness: Harness) -> None:
     olga = harness.user("olga")
     bo = harness.user("bo")
     await olga.send("/clients")
-    olga_id = await become_coach(harness, olga)
+    olga_id = await harness.grant_role(olga, "COACH")
     payload = await invite(olga)
     replies = await olga.open_link(payload)
     assert "This is your own client link" in replies[0].text

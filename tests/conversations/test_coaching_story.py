@@ -10,19 +10,15 @@ import datetime as dt
 import re
 import uuid
 import zoneinfo
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
 from domain.models.institution import Institution, InstitutionCustomer, InstitutionMember
 from domain.models.notification import Notification, NotificationType
 from domain.models.program import Program
-from domain.models.user import User
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 PARIS = "Europe/Paris"
 INVITE = re.compile(r"inv_[A-Za-z0-9_-]{43}")
@@ -72,10 +68,8 @@ days:
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def onboard(person: EmulatedUser, purpose: str) -> None:
@@ -84,13 +78,6 @@ async def onboard(person: EmulatedUser, purpose: str) -> None:
     await person.tap(PARIS)
     replies = await person.tap(purpose)
     assert "You are all set" in replies[-1].text
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
 
 
 async def programs_owned(harness: Harness, owner_id: uuid.UUID) -> int:
@@ -124,7 +111,7 @@ async def test_admin_coach_athlete_story(harness: Harness) -> None:
     assert "Please send a name of 1 to 100 characters." in replies[-1].text
     replies = await ada.send(gym_name)
     assert replies[-1].text.startswith("✅ Created. You are its administrator.")
-    ada_id = await user_id_of(harness, ada)
+    ada_id = await harness.user_id(ada)
     async with harness.session_factory() as session:
         gym_id = await session.scalar(select(Institution.id).where(Institution.name == gym_name))
     assert gym_id is not None
@@ -164,7 +151,7 @@ async def test_admin_coach_athlete_story(harness: Harness) -> None:
     assert members == 2
 
     # 4. The coach (a coach through the institution) sends a client link; the athlete accepts.
-    cole_id = await user_id_of(harness, cole)
+    cole_id = await harness.user_id(cole)
     replies = await cole.send("/invite")
     client_link = CLIENT_LINK.search(replies[-1].text)
     assert client_link is not None, replies[-1].text
@@ -179,7 +166,7 @@ async def test_admin_coach_athlete_story(harness: Harness) -> None:
     replies = await ben.tap("✅ Accept")
     assert "You are now a client of Cole" in replies[-1].text
     assert any("Ben accepted your client link" in m.text for m in cole.outputs_since(cole_mark))
-    ben_id = await user_id_of(harness, ben)
+    ben_id = await harness.user_id(ben)
     async with harness.session_factory() as session:
         customer = await session.scalar(
             select(InstitutionCustomer.is_active).where(

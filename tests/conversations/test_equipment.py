@@ -4,30 +4,22 @@ names, presets, and forged codes refused with nothing changed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import yaml
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
-from bot.handlers import equipment
 from bot.handlers.equipment import EquipmentCategoryOpen, EquipmentPresetPick, EquipmentToggle
 from domain.models.user import User
 from domain.reference.loader import DATA_DIR
 from domain.services.alternatives import my_equipment
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(
-        app_engine, options=options, extra_routers=[equipment.router()]
-    ) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def stored(harness: Harness, person: EmulatedUser) -> list[str]:

@@ -5,16 +5,11 @@ nothing changed, forged callback data (someone else's private workout or collect
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
-from bot.emulator.driver import EmulatedUser
-from bot.handlers import favorites, rating
 from bot.handlers.favorites import (
     CollDelete,
     CollOpen,
@@ -26,9 +21,8 @@ from bot.handlers.favorites import (
 )
 from domain.models.exercise import Exercise
 from domain.models.favorite import FavoriteResourceType
-from domain.models.user import User
 from domain.services import favorite_views as views
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.integration.favorites_world import (
     catalogue_exercise,
     new_member,
@@ -41,19 +35,8 @@ NOT_ALLOWED = "Sorry, you are not allowed to do that."
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(
-        app_engine, options=options, extra_routers=[favorites.router(), rating.router()]
-    ) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def counts(harness: Harness, user_id: uuid.UUID) -> dict[str, int]:
@@ -80,7 +63,7 @@ async def test_add_an_exercise_by_name_and_remove_it(harness: Harness) -> None:
     assert "⭐ Your favorites" in overview.text
     assert "Exercises: 0" in overview.text
     assert "📁 Collections (0)" in overview.labels()
-    amy_id = await user_id_of(harness, amy)
+    amy_id = await harness.user_id(amy)
 
     replies = await amy.tap("➕ Add an exercise")
     assert "Type the name of an exercise" in replies[-1].text
@@ -118,7 +101,7 @@ async def test_add_an_exercise_by_name_and_remove_it(harness: Harness) -> None:
 async def test_the_favorite_button_under_another_message(harness: Harness) -> None:
     ben = harness.user("ben")
     await ben.send("/favorites")
-    ben_id = await user_id_of(harness, ben)
+    ben_id = await harness.user_id(ben)
     async with harness.session_factory() as session, session.begin():
         legs = await new_workout(session, None, f"Library legs {uuid.uuid4().hex[:6]}")
     keyboard = InlineKeyboardMarkup(
@@ -148,7 +131,7 @@ async def test_the_favorite_button_under_another_message(harness: Harness) -> No
 async def test_forged_ids_are_refused_and_nothing_is_written(harness: Harness) -> None:
     cy = harness.user("cy")
     screen = (await cy.send("/favorites"))[-1]
-    cy_id = await user_id_of(harness, cy)
+    cy_id = await harness.user_id(cy)
     bob, secret, bobs_collection = await someone_else(harness)
     bob_before = await counts(harness, bob)
     async with harness.session_factory() as session, session.begin():
@@ -178,7 +161,7 @@ async def test_forged_ids_are_refused_and_nothing_is_written(harness: Harness) -
 async def test_collections_create_add_take_out_delete(harness: Harness) -> None:
     dee = harness.user("dee")
     await dee.send("/favorites")
-    dee_id = await user_id_of(harness, dee)
+    dee_id = await harness.user_id(dee)
     async with harness.session_factory() as session, session.begin():
         squat = await catalogue_exercise(session, "back_squat")
         await views.set_favorite(session, dee_id, "EXERCISE", squat, True)
@@ -239,7 +222,7 @@ async def test_collections_create_add_take_out_delete(harness: Harness) -> None:
 async def test_new_collection_from_the_chooser_takes_the_favorite(harness: Harness) -> None:
     eve = harness.user("eve")
     await eve.send("/favorites")
-    eve_id = await user_id_of(harness, eve)
+    eve_id = await harness.user_id(eve)
     async with harness.session_factory() as session, session.begin():
         squat = await catalogue_exercise(session, "front_squat")
         await views.set_favorite(session, eve_id, "EXERCISE", squat, True)
@@ -257,7 +240,7 @@ async def test_new_collection_from_the_chooser_takes_the_favorite(harness: Harne
 async def test_pages_of_favorites(harness: Harness) -> None:
     fay = harness.user("fay")
     await fay.send("/favorites")
-    fay_id = await user_id_of(harness, fay)
+    fay_id = await harness.user_id(fay)
     async with harness.session_factory() as session, session.begin():
         ten = (
             await session.execute(

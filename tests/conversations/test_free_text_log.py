@@ -5,34 +5,25 @@ exercise and a set that does not fit the exercise — each wrong input logs noth
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
-from bot.handlers import FEATURES, log
 from bot.handlers.log import LogPick
 from bot.training_callbacks import SessionAction, SessionStep
 from domain.models.exercise import Exercise
 from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessionSource
 from domain.models.user import User
 from domain.services.settings import set_user_setting
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    # Scripted people type faster than anyone; the flood guard is tested elsewhere.
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    # Until the lead lists the module in FEATURES, the test adds its router itself.
-    extra = [log.router()] if log not in FEATURES else []
-    async with running_bot(app_engine, options=options, extra_routers=extra) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def newcomer(

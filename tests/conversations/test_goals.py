@@ -6,46 +6,32 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
-from bot.handlers import goals
 from bot.handlers.goals import GoalAbandon, GoalDelete, GoalExercisePick, GoalOpen
 from domain.models.exercise import Exercise
 from domain.models.goal import Goal, GoalStatus, MetricGoal
 from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessionSource
-from domain.models.user import User
 from domain.services.settings import set_user_setting
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options, extra_routers=[goals.router()]) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 def in_days(days: int) -> str:
     return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)).isoformat()
 
 
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
-
-
 async def goals_of(harness: Harness, person: EmulatedUser) -> list[tuple[str, GoalStatus, int]]:
     """(title, status, number of targets) of the person's goals, oldest first."""
-    user_id = await user_id_of(harness, person)
+    user_id = await harness.user_id(person)
     async with harness.session_factory() as session:
         rows = await session.execute(
             select(Goal.title, Goal.status, func.count(MetricGoal.metric_id))
@@ -59,7 +45,7 @@ async def goals_of(harness: Harness, person: EmulatedUser) -> list[tuple[str, Go
 
 
 async def goal_id_of(harness: Harness, person: EmulatedUser, title: str) -> uuid.UUID:
-    user_id = await user_id_of(harness, person)
+    user_id = await harness.user_id(person)
     async with harness.session_factory() as session:
         found = await session.scalar(
             select(Goal.id).where(Goal.user_id == user_id, Goal.title == title)
@@ -72,7 +58,7 @@ async def log_sets(
     harness: Harness, person: EmulatedUser, code: str, sets: list[tuple[int, str]]
 ) -> None:
     """One finished session of ``sets`` (reps, kg) of the exercise, now."""
-    user_id = await user_id_of(harness, person)
+    user_id = await harness.user_id(person)
     at = dt.datetime.now(dt.UTC)
     async with harness.session_factory() as session, session.begin():
         exercise = await session.scalar(select(Exercise.id).where(Exercise.code == code))
@@ -162,7 +148,7 @@ async def test_sessions_goal_with_pounds_and_a_second_target(harness: Harness) -
     bo = harness.user("bo")
     await bo.send("/start")
     async with harness.session_factory() as session, session.begin():
-        await set_user_setting(session, await user_id_of(harness, bo), "weight_unit", "lb")
+        await set_user_setting(session, await harness.user_id(bo), "weight_unit", "lb")
     await start_goal(bo, "Consistency")
     replies = await bo.tap("📅 Sessions per week")
     assert "How many sessions a week?" in replies[-1].text

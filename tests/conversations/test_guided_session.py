@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.delivery import DeliveryOptions, Sender
 from bot.emulator.driver import BotMessage, EmulatedUser
-from bot.handlers import today, workout_session
 from bot.handlers.workout_session import GuidedAct, Soreness, StartWorkout
 from bot.training_callbacks import SessionAction, SessionStep
 from domain.models.exercise import Exercise
@@ -26,7 +22,7 @@ from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessi
 from domain.models.user import User
 from domain.services.settings import set_user_setting
 from domain.services.training_log import SetInput, log_sets, start_session
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.factories import BuiltWorkout, SetSpec, exercise_id, make_program, make_workout
 
 SQUAT = SetSpec("back_squat", sets=3, reps=5, load_kg=Decimal(100), tempo="3-1-1-0", rest=120)
@@ -34,14 +30,8 @@ PLANK = SetSpec("plank", sets=2, duration=60, rest=45)
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(
-        app_engine,
-        options=options,
-        extra_routers=[today.router(), workout_session.router()],
-    ) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def athlete(

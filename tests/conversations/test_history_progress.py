@@ -9,41 +9,24 @@ import datetime as dt
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import BotMessage, EmulatedUser
-from bot.handlers import FEATURES, export, history, progress
 from bot.handlers.history import HistorySession
 from domain.models.exercise import Exercise
 from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessionSource
-from domain.models.user import User
 from domain.services.settings import set_user_setting
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    # Scripted people tap faster than anyone types; the flood guard is tested elsewhere.
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    # Until the lead lists these modules in FEATURES, the test adds their routers itself.
-    extra = [module.router() for module in (history, progress, export) if module not in FEATURES]
-    async with running_bot(app_engine, options=options, extra_routers=extra) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def log_sessions(
@@ -97,7 +80,7 @@ async def newcomer(harness: Harness, name: str) -> tuple[EmulatedUser, uuid.UUID
     assert "You have not logged any training yet" in replies[-1].text
     assert "/today" in replies[-1].text
     assert "/log" in replies[-1].text
-    return person, await user_id_of(harness, person)
+    return person, await harness.user_id(person)
 
 
 def stored_file(harness: Harness, message: BotMessage) -> bytes:
@@ -204,7 +187,7 @@ async def test_progress_sends_three_charts_and_records(harness: Harness) -> None
     dan = harness.user("dan")
     replies = await dan.send("/progress")
     assert "You have not logged any training yet" in replies[-1].text
-    dan_id = await user_id_of(harness, dan)
+    dan_id = await harness.user_id(dan)
     await log_sessions(harness, dan_id, 20)
 
     actions_before = len(harness.emulator.calls_to("sendChatAction"))
@@ -268,7 +251,7 @@ async def test_export_sends_two_documents_that_parse(harness: Harness) -> None:
     fay = harness.user("fay")
     replies = await fay.send("/export")
     assert "You have not logged any training yet" in replies[-1].text
-    fay_id = await user_id_of(harness, fay)
+    fay_id = await harness.user_id(fay)
     ids = await log_sessions(harness, fay_id, 3)
 
     replies = await fay.send("/export")

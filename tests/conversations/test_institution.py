@@ -9,13 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
 from bot.handlers.institution import (
     DeptDelete,
@@ -33,36 +30,16 @@ from domain.models.institution import (
     InstitutionInvite,
     InstitutionMember,
 )
-from domain.models.user import User, UserRole
 from domain.services import link_tokens
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 INVITE = re.compile(r"inv_[A-Za-z0-9_-]{43}")
 REFUSED = "Sorry, you are not allowed to do that."
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
-
-
-async def make_coach(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    user_id = await user_id_of(harness, person)
-    async with harness.session_factory() as session, session.begin():
-        coach = await session.scalar(
-            select(Role.id).where(Role.code == "COACH", Role.institution_id.is_(None))
-        )
-        session.add(UserRole(user_id=user_id, role_id=coach))
-    return user_id
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def institution_of(harness: Harness, creator: uuid.UUID) -> uuid.UUID:
@@ -90,7 +67,7 @@ async def member_count(harness: Harness, institution_id: uuid.UUID) -> int:
 
 async def create_gym(harness: Harness, admin: EmulatedUser, name: str) -> uuid.UUID:
     await admin.send("/start")
-    admin_id = await make_coach(harness, admin)
+    admin_id = await harness.grant_role(admin, "COACH")
     replies = await admin.send("/institution")
     assert "You do not belong to an institution yet. Create your gym" in replies[-1].text
     await admin.tap("➕ Create an institution")
@@ -130,7 +107,7 @@ async def test_create_invite_join_and_refusals(harness: Harness) -> None:
     assert "open the invite link its administrator sent you" in replies[-1].text
     assert replies[-1].labels() == []
 
-    await make_coach(harness, olga)
+    await harness.grant_role(olga, "COACH")
     await olga.send("/institution")
     await olga.tap("➕ Create an institution")
     replies = await olga.send("x" * 101)
@@ -138,7 +115,7 @@ async def test_create_invite_join_and_refusals(harness: Harness) -> None:
     replies = await olga.send(gym_name)
     assert replies[-1].text.startswith("✅ Created. You are its administrator.")
     assert "Your role: Administrator" in replies[-1].text
-    gym = await institution_of(harness, await user_id_of(harness, olga))
+    gym = await institution_of(harness, await harness.user_id(olga))
 
     # A department.
     await olga.tap("🗂 Departments")
@@ -260,7 +237,7 @@ async def test_forged_buttons_with_another_institutions_ids(harness: Harness) ->
         b_member = await session.scalar(
             select(InstitutionMember.id).where(
                 InstitutionMember.institution_id == gym_b,
-                InstitutionMember.user_id == await user_id_of(harness, bea),
+                InstitutionMember.user_id == await harness.user_id(bea),
             )
         )
         b_department = await session.scalar(

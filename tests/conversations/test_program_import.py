@@ -6,22 +6,19 @@ type, a file too big, and a user who may not create programs get a clear answer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
 from domain.models.access import Policy, PolicyAssignment, PolicyTargetType, PolicyType, Role
 from domain.models.enums import RoleType
 from domain.models.program import Program, ProgramVersion
-from domain.models.user import User, UserRole
+from domain.models.user import UserRole
 from domain.models.workout import Workout
 from domain.services.program_format import MAX_FILE_BYTES
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "program.yaml"
 
@@ -42,22 +39,13 @@ days:
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def owned(harness: Harness, person: EmulatedUser) -> tuple[int, int, int]:
     """(programs, versions, workouts) the person owns."""
-    user_id = await user_id_of(harness, person)
+    user_id = await harness.user_id(person)
     async with harness.session_factory() as session:
         programs = await session.scalar(
             select(func.count()).select_from(Program).where(Program.owner_id == user_id)
@@ -133,7 +121,7 @@ async def test_wrong_type_and_too_big_files_are_refused(harness: Harness) -> Non
 async def test_a_user_who_may_not_create_programs_is_told_so(harness: Harness) -> None:
     person = harness.user("nora")
     await person.send("/help")
-    user_id = await user_id_of(harness, person)
+    user_id = await harness.user_id(person)
     code = f"NO_PROGRAMS_{uuid.uuid4().hex[:8].upper()}"
     # A role held by this person alone, with a deny policy: nobody else is affected.
     async with harness.session_factory() as session, session.begin():

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.coach_callbacks import ProgramOpen
 from bot.emulator.driver import BotMessage, EmulatedUser
 from bot.handlers.programs import AttachWorkout
@@ -25,16 +22,14 @@ from domain.models.media import Media, MediaType
 from domain.models.program import Program, ScheduleWorkout
 from domain.models.user import User, UserRole
 from domain.models.workout import EstimatedWorkoutDuration, Workout, WorkoutSet
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.factories import SetSpec, make_program, make_workout
 from tests.integration.test_program_library import program
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def registered(harness: Harness, person: EmulatedUser, *, coach: bool = False) -> User:

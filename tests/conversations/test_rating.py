@@ -5,22 +5,18 @@ refused with nothing written."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
-from bot.handlers import favorites, rating
 from bot.handlers.favorites import short_id
 from bot.handlers.rating import RateCriterion, RateStars, ask_for_rating
 from domain.models.rating import CriteriaType, Rating, RatingCriteria, RatingStatus
 from domain.models.user import User
 from domain.services.users import UserContext
 from domain.services.workout_rating import REVIEW_MAX_LENGTH
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.integration.favorites_world import (
     finished_session,
     new_member,
@@ -32,12 +28,8 @@ NOT_ALLOWED = "Sorry, you are not allowed to do that."
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(
-        app_engine, options=options, extra_routers=[favorites.router(), rating.router()]
-    ) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def context_of(harness: Harness, person: EmulatedUser) -> UserContext:

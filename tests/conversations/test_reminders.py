@@ -3,17 +3,13 @@ callback data, /cancel, the "stop these reminders" button under a reminder, in e
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
 from bot.handlers.reminders import (
     DigestFrequency,
@@ -31,30 +27,18 @@ from domain.models.notification import (
     NotificationType,
     UserNotificationPreference,
 )
-from domain.models.user import User
 from domain.services.settings import effective_settings
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    # Scripted people tap faster than anyone types; the flood guard has its own tests
-    # (test_resilience.py) and must not answer in their place here.
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def stored(harness: Harness, person: EmulatedUser) -> dict[str, Any]:
     """What /reminders may change for this person: settings, preference rows, suppressions."""
-    user_id = await user_id_of(harness, person)
+    user_id = await harness.user_id(person)
     async with harness.session_factory() as session:
         settings = await effective_settings(session, user_id)
         rows = await session.execute(

@@ -9,14 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.coach_callbacks import ShareNew
 from bot.emulator.driver import BotMessage, EmulatedUser
 from bot.handlers.sharing import ShareSave
@@ -26,7 +23,7 @@ from domain.models.program import ProgramCategory
 from domain.models.user import User, UserOwnership, UserProgramOwnership, UserShareInvite
 from domain.services.link_tokens import digest
 from domain.services.settings import set_user_setting
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.factories import SetSpec, make_program, make_workout
 
 SQUAT = SetSpec("back_squat", sets=3, reps=5, load_kg=Decimal(100), rest=120)
@@ -35,22 +32,13 @@ LINK = re.compile(r"https://t\.me/\w+\?start=shr_([A-Za-z0-9_-]{43})")
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(app_engine, options=options) as running:
-        yield running
-
-
-async def user_id_of(harness: Harness, person: EmulatedUser) -> uuid.UUID:
-    async with harness.session_factory() as session:
-        found = await session.scalar(select(User.id).where(User.telegram_user_id == person.user_id))
-        assert found is not None
-        return found
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 async def join(harness: Harness, person: EmulatedUser) -> uuid.UUID:
     await person.send("/help")
-    return await user_id_of(harness, person)
+    return await harness.user_id(person)
 
 
 def token_in(message: BotMessage) -> str:
@@ -140,7 +128,7 @@ async def test_share_a_program_open_save_used_up_forged_revoked(harness: Harness
     ria = harness.user("ria")
     replies = await ria.open_link(f"shr_{token}")
     preview = preview_of(replies)
-    ria_id = await user_id_of(harness, ria)
+    ria_id = await harness.user_id(ria)
     assert "Cora shares a program with you." in preview.text
     assert "💬 “Great plan, try it!”" in preview.text
     assert "Strong base" in preview.text

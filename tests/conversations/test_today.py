@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import BotOptions
 from bot.emulator.driver import EmulatedUser
-from bot.handlers import today, workout_session
 from domain.models.user import User
-from tests.conversations.conftest import Harness, running_bot
+from tests.conversations.conftest import Harness
 from tests.factories import SetSpec, add_override, make_program, make_workout
 
 ZONE = "Asia/Tokyo"
@@ -26,14 +22,8 @@ PLANK = SetSpec("plank", sets=2, duration=60, rest=45)
 
 
 @pytest.fixture
-async def harness(app_engine: AsyncEngine) -> AsyncIterator[Harness]:
-    options = BotOptions(throttle_burst=100, throttle_rate=50.0)
-    async with running_bot(
-        app_engine,
-        options=options,
-        extra_routers=[today.router(), workout_session.router()],
-    ) as running:
-        yield running
+async def harness(scripted_harness: Harness) -> Harness:
+    return scripted_harness
 
 
 def local_today() -> dt.date:
