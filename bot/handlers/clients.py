@@ -11,8 +11,6 @@ the FSM, and the service checks it again when it acts.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import html
@@ -43,7 +41,7 @@ from bot.handlers.history import set_text, user_unit, when
 from bot.handlers.progress import chart_labels
 from bot.handlers.start import DEEP_LINK_HANDLERS, ask_language
 from bot.i18n import N_, CatalogI18n, _, ngettext
-from bot.keyboards import NOT_A_COMMAND, inline
+from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, screen_message, short_id
 from domain.errors import Conflict, InvalidInput
 from domain.models.user import ProfessionalRelationType, ScheduleOverrideAction
 from domain.services import coaching, compliance
@@ -96,18 +94,6 @@ BAD_DATE = N_("Please send a date such as 2031-03-17 or 17.03.2031.")
 ENDED = N_("This relation has already ended.")
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y")
-
-
-def short(value: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(value.bytes).rstrip(b"=").decode("ascii")
-
-
-def unshort(value: str) -> uuid.UUID | None:
-    try:
-        raw = base64.urlsafe_b64decode(value + "==")
-        return uuid.UUID(bytes=raw) if len(raw) == 16 else None
-    except (binascii.Error, ValueError):
-        return None
 
 
 def ymd(day: dt.date) -> str:
@@ -291,7 +277,7 @@ def roster_screen(
         [
             (
                 ("⚠️ " if row.needs_attention else "") + row.name[:40],
-                ClientOpen(r=short(row.relation_id)),
+                ClientOpen(r=short_id(row.relation_id)),
             )
         ]
         for row in page.clients
@@ -367,11 +353,6 @@ def picks_keyboard(
     return inline(rows)
 
 
-def screen_message(query: CallbackQuery) -> Message:
-    assert isinstance(query.message, Message)
-    return query.message
-
-
 async def notify(
     bot: Bot | None,
     i18n: CatalogI18n,
@@ -410,7 +391,7 @@ async def open_link(
         if not user.onboarded:  # a newcomer still gets the welcome
             await ask_language(message, state, user)
         return True
-    relation = short(request.relation_id)
+    relation = short_id(request.relation_id)
     await message.answer(
         consent_text(request),
         reply_markup=inline(
@@ -474,7 +455,7 @@ def router() -> Router:
                 [
                     (
                         _("End with {name}").format(name=view.name[:30]),
-                        CoachEnd(r=short(view.relation_id)),
+                        CoachEnd(r=short_id(view.relation_id)),
                     )
                 ]
                 for view in coaches
@@ -497,7 +478,7 @@ def router() -> Router:
         card = await coaching.client_card(
             session, coach_id=user.user_id, relation_id=relation_id, now=current_instant()
         )
-        r = short(relation_id)
+        r = short_id(relation_id)
         lines = ([prefix, ""] if prefix else []) + client_lines(card.compliance, user)
         rows: list[list[tuple[str, CallbackData]]] = []
         if card.assignments is not None:
@@ -519,7 +500,7 @@ def router() -> Router:
                         [
                             (
                                 _("🗑 Stop {title}").format(title=item.program_title[:30]),
-                                AssignStop(r=r, u=short(item.user_program_id)),
+                                AssignStop(r=r, u=short_id(item.user_program_id)),
                             )
                         ]
                     )
@@ -634,7 +615,7 @@ def router() -> Router:
         user: UserContext,
         i18n: CatalogI18n,
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(LINK_PROBLEMS[LinkProblem.UNKNOWN]), show_alert=True)
             return
@@ -694,7 +675,7 @@ def router() -> Router:
         user: UserContext,
         i18n: CatalogI18n,
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -768,7 +749,7 @@ def router() -> Router:
         session: AsyncSession,
         user: UserContext,
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -784,7 +765,7 @@ def router() -> Router:
         user: UserContext,
         i18n: CatalogI18n,
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -813,7 +794,7 @@ def router() -> Router:
     async def client_log(
         query: CallbackQuery, callback_data: ClientLog, session: AsyncSession, user: UserContext
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -838,7 +819,7 @@ def router() -> Router:
                     count=item.set_count
                 )
             )
-            rows.append([(label, ClientSession(r=callback_data.r, s=short(item.id)))])
+            rows.append([(label, ClientSession(r=callback_data.r, s=short_id(item.id)))])
         paging: list[tuple[str, CallbackData]] = []
         if page.page > 0:
             paging.append(("◀️", ClientLog(r=callback_data.r, p=page.page - 1)))
@@ -856,7 +837,7 @@ def router() -> Router:
         session: AsyncSession,
         user: UserContext,
     ) -> None:
-        relation_id, session_id = unshort(callback_data.r), unshort(callback_data.s)
+        relation_id, session_id = parse_short_id(callback_data.r), parse_short_id(callback_data.s)
         if relation_id is None or session_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -893,7 +874,7 @@ def router() -> Router:
     async def client_charts(
         query: CallbackQuery, callback_data: ClientCharts, session: AsyncSession, user: UserContext
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -930,7 +911,7 @@ def router() -> Router:
         session: AsyncSession,
         user: UserContext,
     ) -> None:
-        relation_id = unshort(callback_data.r)
+        relation_id = parse_short_id(callback_data.r)
         if relation_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -944,7 +925,7 @@ def router() -> Router:
         await screen_message(query).edit_text(
             text,
             reply_markup=picks_keyboard(
-                [(item.name[:60], AssignChosen(r=r, g=short(item.id))) for item in picks.items],
+                [(item.name[:60], AssignChosen(r=r, g=short_id(item.id))) for item in picks.items],
                 AssignPrograms(r=r, p=picks.page - 1) if picks.page > 0 else None,
                 AssignPrograms(r=r, p=picks.page + 1) if picks.has_next else None,
                 ClientOpen(r=r),
@@ -955,7 +936,7 @@ def router() -> Router:
     async def assign_from_program(
         query: CallbackQuery, callback_data: AssignPick, session: AsyncSession, user: UserContext
     ) -> None:
-        await show_client_choices(query, session, user, short(callback_data.program_id), 0)
+        await show_client_choices(query, session, user, short_id(callback_data.program_id), 0)
 
     @router.callback_query(AssignClients.filter())
     async def assign_clients_page(
@@ -979,7 +960,7 @@ def router() -> Router:
             text,
             reply_markup=picks_keyboard(
                 [
-                    (choice.name[:60], AssignChosen(r=short(choice.relation_id), g=program))
+                    (choice.name[:60], AssignChosen(r=short_id(choice.relation_id), g=program))
                     for choice in clients
                 ],
                 AssignClients(g=program, p=page - 1) if page > 0 else None,
@@ -995,8 +976,8 @@ def router() -> Router:
         session: AsyncSession,
         user: UserContext,
     ) -> None:
-        relation_id = unshort(callback_data.r)
-        if relation_id is None or unshort(callback_data.g) is None:
+        relation_id = parse_short_id(callback_data.r)
+        if relation_id is None or parse_short_id(callback_data.g) is None:
             await query.answer(_(ENDED), show_alert=True)
             return
         today = await coaching.client_today(
@@ -1021,7 +1002,7 @@ def router() -> Router:
         program: str,
         start: dt.date,
     ) -> bool:
-        relation_id, program_id = unshort(relation), unshort(program)
+        relation_id, program_id = parse_short_id(relation), parse_short_id(program)
         if relation_id is None or program_id is None:
             await message.answer(_(EXPIRED_STEP))
             return True
@@ -1088,7 +1069,10 @@ def router() -> Router:
     async def assign_stop(
         query: CallbackQuery, callback_data: AssignStop, session: AsyncSession, user: UserContext
     ) -> None:
-        relation_id, user_program_id = unshort(callback_data.r), unshort(callback_data.u)
+        relation_id, user_program_id = (
+            parse_short_id(callback_data.r),
+            parse_short_id(callback_data.u),
+        )
         if relation_id is None or user_program_id is None:
             await query.answer(_(ENDED), show_alert=True)
             return
@@ -1126,7 +1110,7 @@ def router() -> Router:
         edit: bool,
         prefix: str = "",
     ) -> None:
-        relation_id = unshort(relation)
+        relation_id = parse_short_id(relation)
         if relation_id is None:
             await message.answer(_(EXPIRED_STEP))
             return
@@ -1209,7 +1193,7 @@ def router() -> Router:
         if not relation or not day_text:
             await message.answer(_(EXPIRED_STEP))
             return
-        relation_id = unshort(relation)
+        relation_id = parse_short_id(relation)
         day = dt.date.fromisoformat(day_text)
         if action is ScheduleOverrideAction.ADD:
             run, slot = data.get("cl_program_run", ""), ""
@@ -1272,7 +1256,7 @@ def router() -> Router:
         await message.answer(
             _("Which workout?") if picks.items else _("You have no workout to use yet."),
             reply_markup=picks_keyboard(
-                [(item.name[:60], WorkoutChosen(w=short(item.id))) for item in picks.items],
+                [(item.name[:60], WorkoutChosen(w=short_id(item.id))) for item in picks.items],
                 WorkoutPage(p=picks.page - 1) if picks.page > 0 else None,
                 WorkoutPage(p=picks.page + 1) if picks.has_next else None,
             ),
@@ -1295,7 +1279,7 @@ def router() -> Router:
     ) -> None:
         await query.answer()
         data = await state.get_data()
-        workout_id = unshort(callback_data.w)
+        workout_id = parse_short_id(callback_data.w)
         action = {"rep": ScheduleOverrideAction.REPLACE, "add": ScheduleOverrideAction.ADD}.get(
             str(data.get("cl_action", ""))
         )

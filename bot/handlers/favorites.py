@@ -9,8 +9,6 @@ are user input: a forged one is refused there and nothing is written.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import html
 import uuid
@@ -29,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import CommandInfo
 from bot.i18n import N_, CatalogI18n, _
-from bot.keyboards import NOT_A_COMMAND, inline
+from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, short_id
 from domain.errors import NotAllowed, NotFound
 from domain.models.favorite import FavoriteResourceType
 from domain.services import favorite_views as views
@@ -87,20 +85,6 @@ class FavoritesForm(StatesGroup):
 # --------------------------------------------------------------------------------------------
 # Callback data (ids as 22 characters of URL-safe base64)
 # --------------------------------------------------------------------------------------------
-
-
-def short_id(value: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
-
-
-def parse_short_id(text: str) -> uuid.UUID | None:
-    """The id, or None when the payload was tampered with."""
-    if len(text) != 22:
-        return None
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(text + "=="))
-    except (binascii.Error, ValueError):
-        return None
 
 
 class FavoriteToggle(CallbackData, prefix="fvt"):

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
-from bot.keyboards import inline
+from bot.keyboards import inline, screen_message
 from bot.units import clock_text, load_text
 from domain.errors import NotAllowed, NotFound
 from domain.services.history import (
@@ -249,11 +249,6 @@ async def show(
     except TelegramBadRequest as error:
         if "not modified" not in error.message:
             raise
-
-
-def screen_message(query: CallbackQuery) -> Message:
-    assert isinstance(query.message, Message)
-    return query.message
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ base64 so two of them fit Telegram's 64-byte callback data.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import html
 import logging
@@ -32,7 +30,14 @@ from bot.clock import now as current_instant
 from bot.commands import CommandInfo
 from bot.handlers.start import DEEP_LINK_HANDLERS, ask_language
 from bot.i18n import N_, CatalogI18n, _, ngettext
-from bot.keyboards import NOT_A_COMMAND, chunks, inline
+from bot.keyboards import (
+    NOT_A_COMMAND,
+    chunks,
+    inline,
+    parse_short_id,
+    screen_message,
+    short_id,
+)
 from bot.labels import value_label
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.models.setting import SettingDataType
@@ -96,18 +101,6 @@ NO_DEPARTMENT = "-"
 # --------------------------------------------------------------------------------------------
 # Callback data
 # --------------------------------------------------------------------------------------------
-
-
-def short(value: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(value.bytes).rstrip(b"=").decode("ascii")
-
-
-def unshort(text: str) -> uuid.UUID | None:
-    try:
-        raw = base64.urlsafe_b64decode(text + "==")
-    except (binascii.Error, ValueError):
-        return None
-    return uuid.UUID(bytes=raw) if len(raw) == 16 else None
 
 
 class InstHome(CallbackData, prefix="ih"):
@@ -266,7 +259,7 @@ def institution_screen(view: InstitutionView, several: bool) -> tuple[str, Inlin
             )
         )
     rows: list[list[tuple[str, CallbackData]]] = []
-    key = short(view.id)
+    key = short_id(view.id)
     if view.is_admin:
         rows.append([(_("👥 Members"), MemberList(i=key)), (_("🗂 Departments"), DeptList(i=key))])
         rows.append(
@@ -288,9 +281,9 @@ def members_screen(
         lines.append(line)
     rows: list[list[tuple[str, CallbackData]]] = [
         list(row)
-        for row in chunks([(m.name[:30], MemberOpen(m=short(m.id))) for m in page.members], 2)
+        for row in chunks([(m.name[:30], MemberOpen(m=short_id(m.id))) for m in page.members], 2)
     ]
-    key = short(institution_id)
+    key = short_id(institution_id)
     paging: list[tuple[str, CallbackData]] = []
     if page.offset > 0:
         paging.append(("◀️", MemberList(i=key, o=max(0, page.offset - page.limit))))
@@ -311,14 +304,14 @@ def member_screen(member: MemberView, timezone: str) -> tuple[str, InlineKeyboar
         ),
         _("Member since {date}").format(date=local_time(member.joined_at, timezone)[:10]),
     ]
-    key = short(member.id)
+    key = short_id(member.id)
     rows: list[list[tuple[str, CallbackData]]] = [
         [
             (_("🎭 Change role"), MemberRoleMenu(m=key)),
             (_("🗂 Change department"), MemberDeptMenu(m=key)),
         ],
         [(_("🚫 Remove from the institution"), MemberRemove(m=key))],
-        [(_("⬅️ Members"), MemberList(i=short(member.institution_id)))],
+        [(_("⬅️ Members"), MemberList(i=short_id(member.institution_id)))],
     ]
     return "\n".join(lines), inline(rows)
 
@@ -442,7 +435,7 @@ def router() -> Router:
             return
         creator = await inst.may_create_institution(session, user.user_id)
         rows: list[list[tuple[str, CallbackData]]] = [
-            [(f"🏢 {summary.name[:40]}", InstOpen(i=short(summary.id)))] for summary in mine
+            [(f"🏢 {summary.name[:40]}", InstOpen(i=short_id(summary.id)))] for summary in mine
         ]
         if creator:
             rows.append([(_("➕ Create an institution"), InstNew())])
@@ -517,7 +510,7 @@ def router() -> Router:
     ) -> None:
         await inst.require_admin(session, user.user_id, institution_id)
         departments = await inst.list_departments(session, user.user_id, institution_id)
-        key = short(institution_id)
+        key = short_id(institution_id)
         lines = [_("🗂 Departments")]
         if not departments:
             lines.append(_("No department yet."))
@@ -528,7 +521,7 @@ def router() -> Router:
         )
         rows: list[list[tuple[str, CallbackData]]] = [
             list(row)
-            for row in chunks([(d.name[:30], DeptOpen(d=short(d.id))) for d in departments], 2)
+            for row in chunks([(d.name[:30], DeptOpen(d=short_id(d.id))) for d in departments], 2)
         ]
         rows.append([(_("➕ New department"), DeptNew(i=key)), (_("⬅️ Back"), InstOpen(i=key))])
         await show(message, prefix + "\n".join(lines), inline(rows), edit=edit)
@@ -545,7 +538,7 @@ def router() -> Router:
         active = await invites.list_invites(
             session, user.user_id, institution_id, now=current_instant(), locale=user.locale
         )
-        key = short(institution_id)
+        key = short_id(institution_id)
         lines = [_("🔗 Active invite links")]
         if not active:
             lines.append(_("No active invite link."))
@@ -565,7 +558,12 @@ def router() -> Router:
             )
             lines.append(f"{number}. " + html.escape(" · ".join(parts)))
             rows.append(
-                [(_("❌ Revoke #{number}").format(number=number), InviteRevoke(v=short(view.id)))]
+                [
+                    (
+                        _("❌ Revoke #{number}").format(number=number),
+                        InviteRevoke(v=short_id(view.id)),
+                    )
+                ]
             )
         rows.append([(_("➕ New invite link"), InviteNew(i=key)), (_("⬅️ Back"), InstOpen(i=key))])
         await show(message, prefix + "\n".join(lines), inline(rows), edit=edit)
@@ -581,7 +579,7 @@ def router() -> Router:
         prefix: str = "",
     ) -> None:
         views = await inst.institution_settings(session, user.user_id, institution_id, user.locale)
-        key = short(institution_id)
+        key = short_id(institution_id)
         lines = [
             _("⚙️ Settings for your members"),
             _("A member's own choice still wins over these."),
@@ -609,7 +607,7 @@ def router() -> Router:
         view = await inst.institution_setting(
             session, user.user_id, institution_id, key, user.locale
         )
-        ikey = short(institution_id)
+        ikey = short_id(institution_id)
         lines = [
             f"⚙️ <b>{html.escape(view.name)}</b>",
             setting_line(view, i18n, user.locale),
@@ -640,17 +638,13 @@ def router() -> Router:
         return view
 
     def parsed(raw: str) -> uuid.UUID:
-        found = unshort(raw)
+        found = parse_short_id(raw)
         if found is None:
             raise NotFound("bad id in a button", field="id")
         return found
 
     async def not_found(query: CallbackQuery) -> None:
         await query.answer(_(NOT_FOUND), show_alert=True)
-
-    def message_of(query: CallbackQuery) -> Message:
-        assert isinstance(query.message, Message)
-        return query.message
 
     # --- home, create ----------------------------------------------------------------------
 
@@ -667,7 +661,7 @@ def router() -> Router:
     ) -> None:
         await state.clear()
         await query.answer()
-        await show_home(message_of(query), session, user, edit=True)
+        await show_home(screen_message(query), session, user, edit=True)
 
     @router.callback_query(InstOpen.filter())
     async def open_institution(
@@ -677,12 +671,12 @@ def router() -> Router:
         session: AsyncSession,
         user: UserContext,
     ) -> None:
-        institution_id = unshort(callback_data.i)
+        institution_id = parse_short_id(callback_data.i)
         if institution_id is None:
             await not_found(query)
             return
         await state.clear()
-        await show_institution(message_of(query), session, user, institution_id, edit=True)
+        await show_institution(screen_message(query), session, user, institution_id, edit=True)
         await query.answer()
 
     @router.callback_query(InstNew.filter())
@@ -695,7 +689,7 @@ def router() -> Router:
         await state.clear()
         await state.set_state(InstForm.name)
         await query.answer()
-        await message_of(query).answer(
+        await screen_message(query).answer(
             _("What is the name of your gym, club or clinic?")
             + "\n"
             + _("Or send /cancel to stop.")
@@ -733,7 +727,9 @@ def router() -> Router:
         user: UserContext,
     ) -> None:
         await state.clear()
-        await show_departments(message_of(query), session, user, parsed(callback_data.i), edit=True)
+        await show_departments(
+            screen_message(query), session, user, parsed(callback_data.i), edit=True
+        )
         await query.answer()
 
     @router.callback_query(DeptNew.filter())
@@ -750,7 +746,7 @@ def router() -> Router:
         await state.set_state(InstForm.department)
         await state.update_data(institution=institution_id.hex)
         await query.answer()
-        await message_of(query).answer(
+        await screen_message(query).answer(
             _("Name the new department, for example “Weightlifting”.")
             + "\n"
             + _("Or send /cancel to stop.")
@@ -781,9 +777,9 @@ def router() -> Router:
         department_id = parsed(callback_data.d)
         # Checked against the department's own institution (a forged id is refused).
         department = await inst.department_detail(session, user.user_id, department_id)
-        key = short(department_id)
+        key = short_id(department_id)
         await query.answer()
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             f"🗂 <b>{html.escape(department.name)}</b>\n"
             + ngettext("{count} member", "{count} members", department.members).format(
                 count=department.members
@@ -791,7 +787,7 @@ def router() -> Router:
             reply_markup=inline(
                 [
                     [(_("✏️ Rename"), DeptRename(d=key)), (_("🗑 Delete"), DeptDelete(d=key))],
-                    [(_("⬅️ Back"), DeptList(i=short(department.institution_id)))],
+                    [(_("⬅️ Back"), DeptList(i=short_id(department.institution_id)))],
                 ]
             ),
         )
@@ -810,7 +806,7 @@ def router() -> Router:
         await state.set_state(InstForm.rename)
         await state.update_data(department=department_id.hex)
         await query.answer()
-        await message_of(query).answer(
+        await screen_message(query).answer(
             _("Send the department's new name.") + "\n" + _("Or send /cancel to stop.")
         )
 
@@ -842,7 +838,7 @@ def router() -> Router:
             session, user.user_id, parsed(callback_data.d)
         )
         await query.answer(_("Department deleted. Its members stay, without a department."))
-        await show_departments(message_of(query), session, user, institution_id, edit=True)
+        await show_departments(screen_message(query), session, user, institution_id, edit=True)
 
     # --- members -----------------------------------------------------------------------------
 
@@ -856,7 +852,12 @@ def router() -> Router:
     ) -> None:
         await state.clear()
         await show_members(
-            message_of(query), session, user, parsed(callback_data.i), callback_data.o, edit=True
+            screen_message(query),
+            session,
+            user,
+            parsed(callback_data.i),
+            callback_data.o,
+            edit=True,
         )
         await query.answer()
 
@@ -864,7 +865,7 @@ def router() -> Router:
     async def open_member(
         query: CallbackQuery, callback_data: MemberOpen, session: AsyncSession, user: UserContext
     ) -> None:
-        await show_member(message_of(query), session, user, parsed(callback_data.m), edit=True)
+        await show_member(screen_message(query), session, user, parsed(callback_data.m), edit=True)
         await query.answer()
 
     @router.callback_query(MemberRoleMenu.filter())
@@ -877,14 +878,14 @@ def router() -> Router:
         member_id = parsed(callback_data.m)
         member = await inst.member_detail(session, user.user_id, member_id, user.locale)
         roles = await inst.assignable_roles(session, member.institution_id, user.locale)
-        key = short(member_id)
+        key = short_id(member_id)
         buttons: list[tuple[str, CallbackData]] = [
-            (role.name, MemberRoleSet(m=key, r=short(role.id))) for role in roles
+            (role.name, MemberRoleSet(m=key, r=short_id(role.id))) for role in roles
         ]
         rows = [list(row) for row in chunks(buttons, 2)]
         rows.append([(_("⬅️ Back"), MemberOpen(m=key))])
         await query.answer()
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             _("Which role should {name} have?").format(name=html.escape(member.name)),
             reply_markup=inline(rows),
         )
@@ -903,7 +904,7 @@ def router() -> Router:
             await query.answer(_(LAST_ADMIN), show_alert=True)
             return
         await query.answer(_("Role changed."))
-        await show_member(message_of(query), session, user, member_id, edit=True)
+        await show_member(screen_message(query), session, user, member_id, edit=True)
 
     @router.callback_query(MemberDeptMenu.filter())
     async def department_menu(
@@ -915,15 +916,15 @@ def router() -> Router:
         member_id = parsed(callback_data.m)
         member = await inst.member_detail(session, user.user_id, member_id, user.locale)
         departments = await inst.list_departments(session, user.user_id, member.institution_id)
-        key = short(member_id)
+        key = short_id(member_id)
         buttons: list[tuple[str, CallbackData]] = [
-            (d.name[:30], MemberDeptSet(m=key, d=short(d.id))) for d in departments
+            (d.name[:30], MemberDeptSet(m=key, d=short_id(d.id))) for d in departments
         ]
         rows = [list(row) for row in chunks(buttons, 2)]
         rows.append([(_("No department"), MemberDeptSet(m=key, d=NO_DEPARTMENT))])
         rows.append([(_("⬅️ Back"), MemberOpen(m=key))])
         await query.answer()
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             _("Which department should {name} be in?").format(name=html.escape(member.name)),
             reply_markup=inline(rows),
         )
@@ -939,7 +940,7 @@ def router() -> Router:
         department = None if callback_data.d == NO_DEPARTMENT else parsed(callback_data.d)
         await inst.set_member_department(session, user.user_id, member_id, department)
         await query.answer(_("Department changed."))
-        await show_member(message_of(query), session, user, member_id, edit=True)
+        await show_member(screen_message(query), session, user, member_id, edit=True)
 
     @router.callback_query(MemberRemove.filter())
     async def remove_member(
@@ -950,9 +951,9 @@ def router() -> Router:
     ) -> None:
         member_id = parsed(callback_data.m)
         member = await inst.member_detail(session, user.user_id, member_id, user.locale)
-        key = short(member_id)
+        key = short_id(member_id)
         await query.answer()
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             _("Remove {name} from the institution? Their roles there end too.").format(
                 name=html.escape(member.name)
             ),
@@ -976,7 +977,9 @@ def router() -> Router:
             await query.answer(_(LAST_ADMIN), show_alert=True)
             return
         await query.answer(_("{name} was removed.").format(name=member.name))
-        await show_members(message_of(query), session, user, member.institution_id, 0, edit=True)
+        await show_members(
+            screen_message(query), session, user, member.institution_id, 0, edit=True
+        )
 
     # --- invite links ------------------------------------------------------------------------
 
@@ -989,7 +992,7 @@ def router() -> Router:
         user: UserContext,
     ) -> None:
         await state.clear()
-        await show_invites(message_of(query), session, user, parsed(callback_data.i), edit=True)
+        await show_invites(screen_message(query), session, user, parsed(callback_data.i), edit=True)
         await query.answer()
 
     @router.callback_query(InviteRevoke.filter())
@@ -998,7 +1001,7 @@ def router() -> Router:
     ) -> None:
         institution_id = await invites.revoke_invite(session, user.user_id, parsed(callback_data.v))
         await query.answer(_("Invite link revoked: it no longer works."))
-        await show_invites(message_of(query), session, user, institution_id, edit=True)
+        await show_invites(screen_message(query), session, user, institution_id, edit=True)
 
     @router.callback_query(InviteNew.filter())
     async def invite_new(
@@ -1013,9 +1016,9 @@ def router() -> Router:
         roles = await inst.assignable_roles(session, institution_id, user.locale)
         await state.clear()
         await state.set_data({"invite_institution": institution_id.hex})
-        buttons = [(role.name, InviteRole(r=short(role.id))) for role in roles]
+        buttons = [(role.name, InviteRole(r=short_id(role.id))) for role in roles]
         await query.answer()
-        await message_of(query).answer(
+        await screen_message(query).answer(
             _("New invite link: which role will the newcomer get?"),
             reply_markup=inline([list(row) for row in chunks(buttons, 2)]),
         )
@@ -1046,12 +1049,12 @@ def router() -> Router:
         departments = await inst.list_departments(session, user.user_id, institution_id)
         await query.answer()
         if not departments:
-            await ask_days(message_of(query), state)
+            await ask_days(screen_message(query), state)
             return
-        buttons = [(d.name[:30], InviteDept(d=short(d.id))) for d in departments]
+        buttons = [(d.name[:30], InviteDept(d=short_id(d.id))) for d in departments]
         rows = [list(row) for row in chunks(buttons, 2)]
         rows.append([(_("No department"), InviteDept(d=NO_DEPARTMENT))])
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             _("Which department will they be in?"), reply_markup=inline(rows)
         )
 
@@ -1074,7 +1077,7 @@ def router() -> Router:
         if data is None:
             return
         await query.answer()
-        await ask_days(message_of(query), state)
+        await ask_days(screen_message(query), state)
 
     @router.callback_query(InviteDays.filter())
     async def invite_days(
@@ -1084,7 +1087,7 @@ def router() -> Router:
         if data is None:
             return
         await query.answer()
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             _("How many people may use it?"),
             reply_markup=inline(
                 [
@@ -1130,13 +1133,13 @@ def router() -> Router:
         await state.clear()
         await query.answer()
         link = deep_link((await bot.me()).username, LinkKind.INVITE, issued.token)
-        await message_of(query).edit_text(
+        await screen_message(query).edit_text(
             _(
                 "🔗 Your invite link (valid until {date}):\n{link}\n\nSend it to the people you "
                 "invite. Anyone holding it can join, so share it only with them; you can revoke "
                 "it at any time from the invite links screen."
             ).format(date=local_time(issued.expires_at, user.timezone), link=html.escape(link)),
-            reply_markup=inline([[(_("🔗 Invite links"), InviteMenu(i=short(institution_id)))]]),
+            reply_markup=inline([[(_("🔗 Invite links"), InviteMenu(i=short_id(institution_id)))]]),
         )
 
     # --- settings ----------------------------------------------------------------------------
@@ -1152,7 +1155,7 @@ def router() -> Router:
     ) -> None:
         await state.clear()
         await show_settings(
-            message_of(query), session, user, i18n, parsed(callback_data.i), edit=True
+            screen_message(query), session, user, i18n, parsed(callback_data.i), edit=True
         )
         await query.answer()
 
@@ -1168,7 +1171,7 @@ def router() -> Router:
         institution_id = parsed(callback_data.i)
         await state.clear()
         view = await show_setting(
-            message_of(query), session, user, i18n, institution_id, callback_data.k, edit=True
+            screen_message(query), session, user, i18n, institution_id, callback_data.k, edit=True
         )
         if view.data_type in SETTING_HINTS:
             await state.set_state(InstForm.setting)
@@ -1212,7 +1215,7 @@ def router() -> Router:
         await state.clear()
         await query.answer(_("Saved."))
         await show_setting(
-            message_of(query), session, user, i18n, institution_id, view.key, edit=True
+            screen_message(query), session, user, i18n, institution_id, view.key, edit=True
         )
 
     @router.message(InstForm.setting, F.text, NOT_A_COMMAND)
@@ -1263,7 +1266,7 @@ def router() -> Router:
         await state.clear()
         await query.answer(_("Back to the default."))
         await show_setting(
-            message_of(query), session, user, i18n, institution_id, callback_data.k, edit=True
+            screen_message(query), session, user, i18n, institution_id, callback_data.k, edit=True
         )
 
     # --- joining -----------------------------------------------------------------------------
@@ -1278,7 +1281,7 @@ def router() -> Router:
         i18n: CatalogI18n,
         bot: Bot,
     ) -> None:
-        message = message_of(query)
+        message = screen_message(query)
         if not callback_data.ok:
             await query.answer()
             await message.edit_text(_("No problem: you did not join."))

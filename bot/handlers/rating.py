@@ -26,9 +26,8 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import CommandInfo
-from bot.handlers.favorites import parse_short_id, short_id
 from bot.i18n import N_, CatalogI18n, _
-from bot.keyboards import NOT_A_COMMAND, inline
+from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, short_id
 from domain.errors import NotAllowed, NotFound
 from domain.services import workout_rating
 from domain.services.users import UserContext

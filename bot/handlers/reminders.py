@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import CommandInfo
 from bot.i18n import N_, CatalogI18n, _
-from bot.keyboards import NOT_A_COMMAND, chunks, inline
+from bot.keyboards import NOT_A_COMMAND, chunks, inline, screen_message
 from bot.labels import value_label
 from domain.models.notification import EVERY_DAY
 from domain.services.reminder_preferences import (
@@ -323,11 +323,6 @@ def without_unsubscribe(message: Message) -> InlineKeyboardMarkup | None:
     ]
     kept = [row for row in rows if row]
     return InlineKeyboardMarkup(inline_keyboard=kept) if kept else None
-
-
-def screen_message(query: CallbackQuery) -> Message:
-    assert isinstance(query.message, Message)
-    return query.message
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.emulator.driver import EmulatedUser
-from bot.handlers.clients import ClientLog, ClientOpen, short
+from bot.handlers.clients import ClientLog, ClientOpen
+from bot.keyboards import short_id
 from domain.models.notification import Notification, NotificationType
 from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessionSource
 from domain.models.user import (
@@ -167,7 +168,10 @@ async def test_link_accept_roster_assign_log_then_the_athlete_ends_it(harness: H
     await mallory.send("/clients")
     await harness.grant_role(mallory, "COACH")
     await mallory.send("/clients")
-    for data in (ClientOpen(r=short(relation_id)).pack(), ClientLog(r=short(relation_id)).pack()):
+    for data in (
+        ClientOpen(r=short_id(relation_id)).pack(),
+        ClientLog(r=short_id(relation_id)).pack(),
+    ):
         replies = await mallory.press_data(data)
         assert replies[-1].text == "Sorry, you are not allowed to do that.", data
 
@@ -188,7 +192,7 @@ async def test_link_accept_roster_assign_log_then_the_athlete_ends_it(harness: H
         assert relation is not None
         assert relation.status is ProfessionalRelationStatus.ENDED
         assert relation.ended_by == ada_id
-    replies = await ivan.press_data(ClientLog(r=short(relation_id)).pack())
+    replies = await ivan.press_data(ClientLog(r=short_id(relation_id)).pack())
     assert replies[-1].text == "Sorry, you are not allowed to do that."
     replies = await ivan.send("/clients")
     assert "You have no client yet" in replies[-1].text

@@ -21,8 +21,8 @@ from bot.handlers.institution import (
     MemberOpen,
     MemberRemoveYes,
     MemberRoleSet,
-    short,
 )
+from bot.keyboards import short_id
 from domain.models.access import Role
 from domain.models.institution import (
     Institution,
@@ -189,7 +189,7 @@ async def test_create_invite_join_and_refusals(harness: Harness) -> None:
     # The coach is a member, not an admin: the management buttons are refused.
     replies = await carl.send("/institution")
     assert "👥 Members" not in replies[-1].labels()
-    replies = await carl.press_data(MemberList(i=short(gym)).pack())
+    replies = await carl.press_data(MemberList(i=short_id(gym)).pack())
     assert replies[-1].text == REFUSED
 
     # The admin changes Carl's role, then overrides and resets settings for the members.
@@ -256,12 +256,12 @@ async def test_forged_buttons_with_another_institutions_ids(harness: Harness) ->
 
     await alice.send("/institution")
     for data in (
-        MemberList(i=short(gym_b)).pack(),
-        MemberOpen(m=short(b_member)).pack(),
-        MemberRoleSet(m=short(b_member), r=short(coach_role)).pack(),
-        MemberRemoveYes(m=short(b_member)).pack(),
-        DeptDelete(d=short(b_department)).pack(),
-        InviteRevoke(v=short(b_invite_id)).pack(),
+        MemberList(i=short_id(gym_b)).pack(),
+        MemberOpen(m=short_id(b_member)).pack(),
+        MemberRoleSet(m=short_id(b_member), r=short_id(coach_role)).pack(),
+        MemberRemoveYes(m=short_id(b_member)).pack(),
+        DeptDelete(d=short_id(b_department)).pack(),
+        InviteRevoke(v=short_id(b_invite_id)).pack(),
     ):
         replies = await alice.press_data(data)
         assert replies[-1].text == REFUSED, data

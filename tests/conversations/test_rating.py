@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.emulator.driver import EmulatedUser
-from bot.handlers.favorites import short_id
 from bot.handlers.rating import RateCriterion, RateStars, ask_for_rating
+from bot.keyboards import short_id
 from domain.models.rating import CriteriaType, Rating, RatingCriteria, RatingStatus
 from domain.models.user import User
 from domain.services.users import UserContext
