@@ -192,6 +192,13 @@ class AssignStop(CallbackData, prefix="cas"):
     u: str
 
 
+class AssignMove(CallbackData, prefix="cav"):
+    """Move the client onto the program's current version."""
+
+    r: str
+    u: str
+
+
 class DayOpen(CallbackData, prefix="cdy"):
     r: str
     d: str  # YYYYMMDD
@@ -495,6 +502,15 @@ def router() -> Router:
                         date=date_label(item.start_date, user),
                     )
                 )
+                if item.assigned_by_me and item.newer_version is not None:
+                    rows.append(
+                        [
+                            (
+                                _("⬆️ Move to version {number}").format(number=item.newer_version),
+                                AssignMove(r=r, u=short_id(item.user_program_id)),
+                            )
+                        ]
+                    )
                 if item.assigned_by_me:
                     rows.append(
                         [
@@ -1095,6 +1111,41 @@ def router() -> Router:
             relation_id,
             edit=True,
             prefix=_("🗑 {title} stopped.").format(title=html.escape(title)),
+        )
+
+    @router.callback_query(AssignMove.filter())
+    async def assign_move(
+        query: CallbackQuery, callback_data: AssignMove, session: AsyncSession, user: UserContext
+    ) -> None:
+        relation_id, user_program_id = (
+            parse_short_id(callback_data.r),
+            parse_short_id(callback_data.u),
+        )
+        if relation_id is None or user_program_id is None:
+            await query.answer(_(ENDED), show_alert=True)
+            return
+        try:
+            title, version = await coaching.move_assignment(
+                session,
+                coach_id=user.user_id,
+                relation_id=relation_id,
+                user_program_id=user_program_id,
+            )
+        except Conflict:
+            await query.answer(_("That program has already stopped."), show_alert=True)
+            return
+        await query.answer()
+        if version is None:
+            prefix = _("{title}: they already follow the latest version.")
+        else:
+            prefix = _("⬆️ {title}: they now follow version {number}, from the same start date.")
+        await show_client(
+            screen_message(query),
+            session,
+            user,
+            relation_id,
+            edit=True,
+            prefix=prefix.format(title=html.escape(title), number=version),
         )
 
     # --- one day of the client's schedule -----------------------------------------------

@@ -20,7 +20,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import Action, Actor, ResourceRef, authorize, visible
@@ -230,6 +230,54 @@ async def end_program(
         .values(is_revoked=True)
         .execution_options(synchronize_session=False)
     )
+
+
+async def move_to_current_version(
+    session: AsyncSession, *, user_program_id: uuid.UUID
+) -> int | None:
+    """Move a running assignment onto its program's current version, keeping its start date
+    (day numbers do not move): the schedule instance points at the version's schedule, the
+    athlete gets READ on its workouts from whoever assigned it, and per-day overrides that
+    replaced or removed a workout of the old schedule are dropped (they name rows the new
+    schedule does not have; added workouts stay). Returns the new version number, or None when
+    the assignment already follows the current version. Access is the caller's job."""
+    assignment = await session.get(UserProgram, user_program_id, with_for_update=True)
+    if assignment is None:
+        raise NotFound(f"assignment {user_program_id}", user_program_id=user_program_id)
+    if not assignment.is_active:
+        raise Conflict("assignment already ended", rule="already_ended")
+    version = await current_version(session, assignment.program_id)
+    schedule_id = await current_schedule_id(session, assignment.program_id)
+    if version is None or schedule_id is None or assignment.program_version_id == version.id:
+        return None
+    instance = await session.scalar(
+        select(UserProgramScheduleMap).where(
+            UserProgramScheduleMap.user_program_id == assignment.id
+        )
+    )
+    if instance is None:  # followed the program's only schedule: pin it from now on
+        instance = UserProgramScheduleMap(
+            user_id=assignment.user_id,
+            program_schedule_id=schedule_id,
+            user_program_id=assignment.id,
+            scheduled_date=assignment.start_date,
+        )
+        session.add(instance)
+    else:
+        await session.execute(
+            delete(UserScheduleWorkoutMap).where(
+                UserScheduleWorkoutMap.user_program_schedule_id == instance.id,
+                UserScheduleWorkoutMap.replaces_schedule_workout_id.is_not(None),
+            )
+        )
+        instance.program_schedule_id = schedule_id
+    assignment.program_version_id = version.id
+    scheduled = await session.scalars(
+        select(ScheduleWorkout.workout_id).where(ScheduleWorkout.program_schedule_id == schedule_id)
+    )
+    await grant_workouts(session, assignment.user_id, scheduled.all(), assignment.assigned_by)
+    await session.flush()
+    return version.version_number
 
 
 # --------------------------------------------------------------------------------------------

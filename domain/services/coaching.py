@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import func, literal_column, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import Action, Actor, ResourceRef, literal_limit, require, visible
@@ -37,7 +37,7 @@ from domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from domain.models.audit import EventTypeCode
 from domain.models.exercise import Exercise
 from domain.models.institution import Institution, InstitutionCustomer, InstitutionMember
-from domain.models.program import Program
+from domain.models.program import Program, ProgramVersion
 from domain.models.training_log import LoggedSet, TrainingSession
 from domain.models.user import (
     ProfessionalClientRelation,
@@ -790,6 +790,8 @@ class AssignmentView:
     program_title: str
     start_date: dt.date
     assigned_by_me: bool
+    # The program's current version number when the client follows an older one, else None.
+    newer_version: int | None = None
 
 
 async def client_assignments(
@@ -797,13 +799,38 @@ async def client_assignments(
 ) -> list[AssignmentView]:
     relation, client = await client_relation(session, coach_id=coach_id, relation_id=relation_id)
     _require_programs(relation)
+    current = (
+        select(ProgramVersion.id, ProgramVersion.version_number)
+        .where(ProgramVersion.program_id == UserProgram.program_id, ProgramVersion.is_active)
+        .order_by(ProgramVersion.version_number.desc())
+        .limit(1)
+        .lateral()
+    )
     rows = await session.execute(
-        select(UserProgram.id, Program.title, UserProgram.start_date, UserProgram.assigned_by)
+        select(
+            UserProgram.id,
+            Program.title,
+            UserProgram.start_date,
+            UserProgram.assigned_by,
+            UserProgram.program_version_id,
+            current.c.id,
+            current.c.version_number,
+        )
         .join(Program, Program.id == UserProgram.program_id)
+        .outerjoin(current, true())
         .where(UserProgram.user_id == client.id, UserProgram.is_active)
         .order_by(UserProgram.assigned_at, UserProgram.id)
     )
-    return [AssignmentView(row[0], row[1], row[2], row[3] == coach_id) for row in rows.all()]
+    return [
+        AssignmentView(
+            row[0],
+            row[1],
+            row[2],
+            row[3] == coach_id,
+            row[6] if row[5] is not None and row[4] != row[5] else None,
+        )
+        for row in rows.all()
+    ]
 
 
 async def _client_assignment(
@@ -837,6 +864,26 @@ async def remove_assignment(
     await assignments.end_program(session, user_program_id=assignment.id, now=now)
     title = await session.scalar(select(Program.title).where(Program.id == assignment.program_id))
     return title or ""
+
+
+async def move_assignment(
+    session: AsyncSession,
+    *,
+    coach_id: uuid.UUID,
+    relation_id: uuid.UUID,
+    user_program_id: uuid.UUID,
+) -> tuple[str, int | None]:
+    """Move a client onto the current version of a program the coach assigned (consent
+    ``programs``, an active relation). Returns (title, new version number or None when the
+    client already follows it)."""
+    _relation, _client, assignment = await _client_assignment(
+        session, coach_id, relation_id, user_program_id
+    )
+    if assignment.assigned_by != coach_id:
+        raise NotAllowed("assigned by someone else", user_program_id=str(user_program_id))
+    moved = await assignments.move_to_current_version(session, user_program_id=assignment.id)
+    title = await session.scalar(select(Program.title).where(Program.id == assignment.program_id))
+    return title or "", moved
 
 
 async def client_day(

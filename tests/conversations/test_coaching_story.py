@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from bot.emulator.driver import EmulatedUser
 from domain.models.institution import Institution, InstitutionCustomer, InstitutionMember
 from domain.models.notification import Notification, NotificationType
-from domain.models.program import Program
+from domain.models.program import Program, ProgramVersion
+from domain.models.user import UserProgram
 from tests.conversations.conftest import Harness
 
 PARIS = "Europe/Paris"
@@ -232,4 +233,26 @@ async def test_admin_coach_athlete_story(harness: Harness) -> None:
     await cole.tap("Ben")
     replies = await cole.tap("📒 Log")
     assert "Story Squat · 2 sets" in replies[-1].text
+
+    # 9. The coach publishes version 2 (heavier): Ben keeps version 1 until the coach moves him.
+    replies = await cole.upload(PROGRAM_FILE.replace(b"60 kg", b"70 kg"), filename="story.yaml")
+    assert "Athletes already on this program keep their version" in replies[-1].text
+    assert await followed_version(harness, ben_id) == 1
+    await cole.send("/clients")
+    replies = await cole.tap("Ben")
+    replies = await cole.tap("⬆️ Move to version 2")
+    assert "they now follow version 2, from the same start date" in replies[-1].text
+    assert await followed_version(harness, ben_id) == 2
+    assert "⬆️ Move to version 2" not in replies[-1].labels()
     assert ada_id != cole_id
+
+
+async def followed_version(harness: Harness, user_id: uuid.UUID) -> int:
+    async with harness.session_factory() as session:
+        number = await session.scalar(
+            select(ProgramVersion.version_number)
+            .join(UserProgram, UserProgram.program_version_id == ProgramVersion.id)
+            .where(UserProgram.user_id == user_id, UserProgram.is_active)
+        )
+    assert number is not None
+    return int(number)

@@ -180,6 +180,88 @@ async def test_a_new_version_does_not_move_an_athlete_already_on_the_program(
     assert await workouts_today(session, cy, MONDAY) == ["Core"]
 
 
+async def test_the_coach_moves_a_client_onto_the_new_version(session: AsyncSession) -> None:
+    coach = await make_coach(session)
+    bo = await make_user(session)
+    plan, _legs, core = await coach_program(session, coach)
+    await publish(session, plan.program_id, reason="v1", now=NOW)
+    relation_id = await link(session, coach, bo, now=NOW)
+    assigned = await coaching.assign_program(
+        session,
+        coach_id=coach.id,
+        relation_id=relation_id,
+        program_id=plan.program_id,
+        start_date=MONDAY,
+        now=NOW,
+    )
+    user_program_id = assigned.user_program_id
+    # A day-2 override replacing Core (a row of the old schedule) and an added workout.
+    extra = await make_workout(session, coach.id, "Extra", [PLANK])
+    instance = await session.scalar(
+        select(UserProgramScheduleMap).where(
+            UserProgramScheduleMap.user_program_id == user_program_id
+        )
+    )
+    assert instance is not None
+    core_slot = await session.scalar(
+        select(ScheduleWorkout.id).where(
+            ScheduleWorkout.program_schedule_id == instance.program_schedule_id,
+            ScheduleWorkout.workout_id == core.id,
+        )
+    )
+    for day, action, slot in ((2, REPLACE, core_slot), (1, ADD, None)):
+        await coaching.change_client_day(
+            session,
+            coach_id=coach.id,
+            relation_id=relation_id,
+            user_program_id=user_program_id,
+            local_date=MONDAY + dt.timedelta(days=day),
+            action=action,
+            workout_id=extra.id,
+            schedule_workout_id=slot,
+        )
+    assert await workouts_today(session, bo, MONDAY + dt.timedelta(days=2)) == ["Extra"]
+    # Version 2 puts a new workout on day 0.
+    heavy = await make_workout(session, coach.id, "Heavy legs", [SQUAT])
+    new_schedule = ProgramSchedule(program_id=plan.program_id, schedule_length_days=7)
+    session.add(new_schedule)
+    await session.flush()
+    session.add(
+        ScheduleWorkout(
+            program_schedule_id=new_schedule.id, workout_id=heavy.id, day_number=0, order_index=0
+        )
+    )
+    await session.flush()
+    await publish(session, plan.program_id, reason="v2", now=NOW, schedule_id=new_schedule.id)
+    [view] = await coaching.client_assignments(session, coach_id=coach.id, relation_id=relation_id)
+    assert view.newer_version == 2
+    assert await workouts_today(session, bo, MONDAY) == ["Legs"]
+    assert not await can_read(session, bo, "WORKOUT", heavy.id)
+
+    # Another coach cannot move Bo; the coach can, and Bo follows version 2 from Monday.
+    olga = await make_coach(session)
+    with pytest.raises(NotAllowed):
+        await coaching.move_assignment(
+            session, coach_id=olga.id, relation_id=relation_id, user_program_id=user_program_id
+        )
+    title, number = await coaching.move_assignment(
+        session, coach_id=coach.id, relation_id=relation_id, user_program_id=user_program_id
+    )
+    assert (title, number) == ("Base block", 2)
+    assert await workouts_today(session, bo, MONDAY) == ["Heavy legs"]
+    assert await can_read(session, bo, "WORKOUT", heavy.id)
+    [view] = await coaching.client_assignments(session, coach_id=coach.id, relation_id=relation_id)
+    assert view.newer_version is None
+    assert view.start_date == MONDAY
+    # The swap named a row of the old schedule: dropped; the added workout stays.
+    assert await workouts_today(session, bo, MONDAY + dt.timedelta(days=2)) == []
+    assert await workouts_today(session, bo, MONDAY + dt.timedelta(days=1)) == ["Extra"]
+    # Moving again changes nothing.
+    assert await coaching.move_assignment(
+        session, coach_id=coach.id, relation_id=relation_id, user_program_id=user_program_id
+    ) == ("Base block", None)
+
+
 async def test_a_coach_assigns_a_program_and_removes_it(session: AsyncSession) -> None:
     coach = await make_coach(session)
     ada = await make_user(session)
