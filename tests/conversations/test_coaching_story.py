@@ -18,7 +18,11 @@ from bot.emulator.driver import EmulatedUser
 from domain.models.institution import Institution, InstitutionCustomer, InstitutionMember
 from domain.models.notification import Notification, NotificationType
 from domain.models.program import Program, ProgramVersion
-from domain.models.user import UserProgram
+from domain.models.user import (
+    ProfessionalClientRelation,
+    ProfessionalRelationStatus,
+    UserProgram,
+)
 from tests.conversations.conftest import Harness
 
 PARIS = "Europe/Paris"
@@ -157,12 +161,24 @@ async def test_admin_coach_athlete_story(harness: Harness) -> None:
     client_link = CLIENT_LINK.search(replies[-1].text)
     assert client_link is not None, replies[-1].text
     await onboard(ben, "🏋 I train")
+    ben_id_before = await harness.user_id(ben)
     replies = await ben.open_link("cli_" + "y" * 43)
     assert "This client link is not valid" in replies[-1].text
     replies = await ben.open_link(client_link.group(1))
     assert f"Cole (coach, {gym_name}) invites you to be their client." in replies[-1].text
     assert "your training log" in replies[-1].text
     replies = await ben.send("yes please")  # typing instead of tapping changes nothing
+    assert "Sorry, I did not understand that." in replies[-1].text
+    async with harness.session_factory() as session:
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(ProfessionalClientRelation)
+            .where(
+                ProfessionalClientRelation.customer_id == ben_id_before,
+                ProfessionalClientRelation.status == ProfessionalRelationStatus.ACTIVE,
+            )
+        )
+    assert pending == 0
     cole_mark = cole.checkpoint()
     replies = await ben.tap("✅ Accept")
     assert "You are now a client of Cole" in replies[-1].text
@@ -233,6 +249,11 @@ async def test_admin_coach_athlete_story(harness: Harness) -> None:
     await cole.tap("Ben")
     replies = await cole.tap("📒 Log")
     assert "Story Squat · 2 sets" in replies[-1].text
+    await cole.send("/clients")
+    await cole.tap("Ben")
+    replies = await cole.tap("📈 Charts")
+    assert any("Progress of Ben" in m.text for m in replies)
+    assert [m.kind for m in replies].count("photo") >= 1
 
     # 9. The coach publishes version 2 (heavier): Ben keeps version 1 until the coach moves him.
     replies = await cole.upload(PROGRAM_FILE.replace(b"60 kg", b"70 kg"), filename="story.yaml")
