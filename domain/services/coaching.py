@@ -53,11 +53,12 @@ from domain.services.audit import record_system_event
 from domain.services.compliance import ClientCompliance, RosterPage, client_compliance, roster
 
 # History's SQL pieces: the coach sees a client's session exactly as the athlete does.
-from domain.services.history import SessionDetail, exercise_name, session_detail
+from domain.services.history import SessionDetail, session_detail
 from domain.services.link_tokens import LinkKind, LinkProblem, LinkRefused
 from domain.services.progress import ProgressReport, progress_report
 from domain.services.schedule_day import ScheduledWorkout, workouts_on
 from domain.services.today import local_date_of
+from domain.services.training_log import exercise_name
 
 CONSENT_KEYS: tuple[str, ...] = ("logs", "charts", "soreness", "goals", "programs")
 INVITE_VALIDITY = dt.timedelta(days=7)

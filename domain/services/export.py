@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models.exercise import Exercise
@@ -26,6 +26,7 @@ from domain.models.training_log import LoggedSet, TrainingSession
 from domain.models.workout import Workout
 from domain.parsing.model import tidy
 from domain.services.strength import WeightUnit, display_load
+from domain.services.training_log import exercise_name
 
 BATCH = 500
 CSV_COLUMNS = (
@@ -110,7 +111,7 @@ async def export_log(
 ) -> LogExport:
     """Every session of the athlete (oldest first) with its sets, as CSV and JSON."""
     zone = _zone(timezone)
-    exercise_name = func.coalesce(Exercise.name_i18n[locale].astext, Exercise.name)
+    name = exercise_name(locale)
     statement = (
         select(
             TrainingSession.id,
@@ -122,7 +123,7 @@ async def export_log(
             Workout.name.label("workout"),
             LoggedSet.id.label("set_id"),
             LoggedSet.exercise_id,
-            exercise_name.label("exercise"),
+            name.label("exercise"),
             LoggedSet.set_index,
             LoggedSet.performed_at,
             LoggedSet.reps,

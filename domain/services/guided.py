@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +52,7 @@ from domain.services.training_log import (
     SetRecord,
     current_session,
     edit_last_set,
+    exercise_name,
     finish_session,
     last_performance,
     log_sets,
@@ -122,10 +123,6 @@ class OneSetAtATime(InvalidInput):
     code = "one_set_at_a_time"
 
 
-def _name(locale: str) -> ColumnElement[str]:
-    return func.coalesce(Exercise.name_i18n[locale].astext, Exercise.name)
-
-
 async def workout_plan(
     session: AsyncSession, actor_id: uuid.UUID, workout_id: uuid.UUID, *, locale: str = "en"
 ) -> list[PlannedSet]:
@@ -146,7 +143,7 @@ async def workout_plan(
                 ExerciseInstruction.id.label("instruction_id"),
                 ExerciseInstruction.exercise_id,
                 ExerciseInstruction.rest_between_seconds,
-                _name(locale).label("exercise_name"),
+                exercise_name(locale).label("exercise_name"),
                 Exercise.measurement,
                 Exercise.is_bodyweight,
             )
@@ -205,7 +202,7 @@ async def exercise_brief(
         await session.execute(
             select(
                 Exercise.id,
-                _name(locale),
+                exercise_name(locale),
                 Exercise.measurement,
                 Exercise.is_bodyweight,
             ).where(

@@ -28,6 +28,7 @@ from domain.models.exercise import Exercise
 from domain.models.training_log import LoggedSet, TrainingSession
 from domain.models.workout import Workout
 from domain.services.strength import estimated_1rm
+from domain.services.training_log import exercise_name
 
 PAGE_SIZE = 10
 RECENT_EXERCISES = 8
@@ -120,11 +121,6 @@ class ExerciseHistory:
     exercise_id: uuid.UUID
     name: str | None  # None when the athlete never logged it
     sessions: list[ExerciseSession]  # newest first
-
-
-def exercise_name(locale: str) -> ColumnElement[str]:
-    """The exercise's name in ``locale``, its canonical name otherwise (SQL)."""
-    return func.coalesce(Exercise.name_i18n[locale].astext, Exercise.name)
 
 
 def _working_volume() -> ColumnElement[Decimal]:

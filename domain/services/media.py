@@ -38,6 +38,7 @@ from domain.models.access import Visibility
 from domain.models.exercise import Exercise, ExerciseMedia
 from domain.models.media import Media, MediaMetadata, MediaType
 from domain.models.workout import ExerciseInstruction, Workout, WorkoutMedia, WorkoutSet
+from domain.services.training_log import exercise_name
 
 # What one set message brings along at most (a coach attaching ten videos must not bury the
 # set under them).
@@ -101,9 +102,7 @@ async def attach_target(
                     Workout.name.label("workout_name"),
                     Exercise.id.label("exercise_id"),
                     Exercise.owner_id,
-                    func.coalesce(Exercise.name_i18n[locale].astext, Exercise.name).label(
-                        "exercise_name"
-                    ),
+                    exercise_name(locale).label("exercise_name"),
                 )
                 .select_from(ExerciseInstruction)
                 .join(WorkoutSet, WorkoutSet.id == ExerciseInstruction.workout_set_id)

@@ -47,6 +47,7 @@ from domain.models.workout import (
 )
 from domain.services.program_versions import current_schedule_id
 from domain.services.tempo import tempo_texts
+from domain.services.training_log import exercise_name
 
 PAGE_SIZE = 8
 DAYS_PER_WEEK = 7
@@ -531,7 +532,7 @@ async def workout_detail(
                 WorkoutSet.target_distance_m,
                 WorkoutSet.rest_after_seconds,
                 ExerciseInstruction.id.label("instruction_id"),
-                func.coalesce(Exercise.name_i18n[locale].astext, Exercise.name).label("exercise"),
+                exercise_name(locale).label("exercise"),
             )
             .join(ExerciseInstruction, ExerciseInstruction.workout_set_id == WorkoutSet.id)
             .join(Exercise, Exercise.id == ExerciseInstruction.exercise_id)

@@ -61,9 +61,9 @@ from domain.services import link_tokens
 from domain.services.assignments import start_program
 from domain.services.audit import record_system_event
 from domain.services.favorites import add_favorite
-from domain.services.history import exercise_name
 from domain.services.link_tokens import LinkKind, LinkProblem, LinkRefused
 from domain.services.program_versions import current_schedule_id
+from domain.services.training_log import exercise_name
 
 SHARE_LIFETIME = dt.timedelta(days=7)
 MAX_MESSAGE_LENGTH = 500
