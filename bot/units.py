@@ -6,7 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.i18n import _
-from domain.services.strength import WeightUnit, display_load
+from domain.services.strength import WeightUnit, display_load, weight_unit
+from domain.services.users import UserContext
+
+
+def user_unit(user: UserContext) -> WeightUnit:
+    """The person's ``weight_unit`` setting as read with the update."""
+    return weight_unit(user.weight_unit)
 
 
 def load_text(load_kg: Decimal, unit: WeightUnit, *, step: Decimal = Decimal("0.1")) -> str:

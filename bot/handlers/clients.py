@@ -37,11 +37,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import now as current_instant
 from bot.coach_callbacks import AssignPick
 from bot.commands import CommandInfo
-from bot.handlers.history import set_text, user_unit, when
+from bot.handlers.history import set_text, when
 from bot.handlers.progress import chart_labels
 from bot.handlers.start import DEEP_LINK_HANDLERS, ask_language
 from bot.i18n import N_, CatalogI18n, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, screen_message, short_id
+from bot.units import user_unit
 from domain.errors import Conflict, InvalidInput
 from domain.models.user import ProfessionalRelationType, ScheduleOverrideAction
 from domain.services import coaching, compliance

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import now as current_instant
 from bot.commands import CommandInfo
-from bot.handlers.history import EMPTY_LOG, user_unit
+from bot.handlers.history import EMPTY_LOG
 from bot.i18n import N_, _, ngettext
+from bot.units import user_unit
 from domain.services.export import export_log
 from domain.services.users import UserContext
 

@@ -21,7 +21,7 @@ from bot.clock import now as current_instant
 from bot.commands import CommandInfo
 from bot.i18n import N_, _
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
-from bot.units import load_text
+from bot.units import load_text, user_unit
 from domain.models.goal import GoalStatus
 from domain.services.goals import (
     GoalView,
@@ -45,7 +45,7 @@ from domain.services.goals import (
     parse_load,
     today_in,
 )
-from domain.services.strength import WeightUnit, weight_unit
+from domain.services.strength import WeightUnit
 from domain.services.users import UserContext
 
 COMMANDS = (CommandInfo("goals", N_("your goals and how close you are"), order=40),)
@@ -134,10 +134,6 @@ def parse_id(raw: str) -> uuid.UUID | None:
         return None
 
 
-def unit_of(user: UserContext) -> WeightUnit:
-    return weight_unit(user.weight_unit)
-
-
 def bar(fraction: float) -> str:
     filled = round(fraction * BAR_WIDTH)
     return "▓" * filled + "░" * (BAR_WIDTH - filled) + f" {round(fraction * 100)}%"
@@ -189,7 +185,7 @@ def goal_block(view: GoalView, unit: WeightUnit, timezone: str) -> str:
 def overview_screen(
     goals: list[GoalView], achieved_now: list[uuid.UUID], user: UserContext
 ) -> tuple[str, InlineKeyboardMarkup]:
-    unit = unit_of(user)
+    unit = user_unit(user)
     lines: list[str] = []
     for view in goals:
         if view.id in achieved_now:
@@ -220,7 +216,7 @@ def overview_screen(
 
 
 def detail_screen(view: GoalView, user: UserContext) -> tuple[str, InlineKeyboardMarkup]:
-    text = goal_block(view, unit_of(user), user.timezone)
+    text = goal_block(view, user_unit(user), user.timezone)
     text += "\n\n" + _("Set on {date}").format(
         date=today_in(user.timezone, view.created_at).isoformat()
     )
@@ -323,7 +319,7 @@ def router() -> Router:
         data = await state.get_data()
         await state.set_state(GoalForm.value)
         await message.answer(
-            value_prompt(TargetKind(data["kind"]), unit_of(user), data.get("exercise_name"))
+            value_prompt(TargetKind(data["kind"]), user_unit(user), data.get("exercise_name"))
         )
 
     @router.message(Command("goals"))
@@ -524,7 +520,7 @@ def router() -> Router:
             value = (
                 parse_count(raw)
                 if kind is TargetKind.SESSIONS_PER_WEEK
-                else parse_load(raw, unit_of(user))
+                else parse_load(raw, user_unit(user))
             )
             value = check_value(kind, value)
         except InvalidGoal as error:

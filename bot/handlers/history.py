@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import inline, screen_message
-from bot.units import clock_text, load_text
+from bot.units import clock_text, load_text, user_unit
 from domain.errors import NotAllowed, NotFound
 from domain.services.history import (
     PAGE_SIZE,
@@ -40,7 +40,7 @@ from domain.services.history import (
     session_detail,
     session_page,
 )
-from domain.services.strength import WeightUnit, display_load, weight_unit
+from domain.services.strength import WeightUnit, display_load
 from domain.services.users import UserContext
 
 COMMANDS = (CommandInfo("history", N_("my past sessions and sets"), order=30),)
@@ -73,10 +73,6 @@ class HistoryExercise(CallbackData, prefix="hx"):
 # --------------------------------------------------------------------------------------------
 # Formatting shared with /progress
 # --------------------------------------------------------------------------------------------
-
-
-def user_unit(user: UserContext) -> WeightUnit:
-    return weight_unit(user.weight_unit)
 
 
 def local_zone(user: UserContext) -> dt.tzinfo:

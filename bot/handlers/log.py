@@ -41,7 +41,7 @@ from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline
 from bot.training_callbacks import SessionAction, SessionStep
-from bot.units import clock_text, distance_text, load_text
+from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.errors import NotFound
 from domain.models.enums import ExerciseMeasurement
 from domain.parsing import ParseError, Problem, Unit, example_for, parse_log
@@ -53,7 +53,7 @@ from domain.services.quick_log import (
     log_free_text,
     log_typed,
 )
-from domain.services.strength import WeightUnit, weight_unit
+from domain.services.strength import WeightUnit
 from domain.services.training_log import MAX_SETS_PER_SESSION, SetInput, SetRecord
 from domain.services.users import UserContext
 
@@ -122,10 +122,6 @@ class LogPick(CallbackData, prefix="lgp"):
 # --------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------
-
-
-def unit_of(user: UserContext) -> WeightUnit:
-    return weight_unit(getattr(user, "weight_unit", "kg"))
 
 
 def _shape(record: SetRecord) -> tuple[Any, ...]:
@@ -337,7 +333,7 @@ def router() -> Router:
 
     @router.message(Command("log"))
     async def log_command(message: Message, user: UserContext) -> None:
-        await message.answer(log_help_text(unit_of(user)))
+        await message.answer(log_help_text(user_unit(user)))
 
     # A set always has a number ("squat 5x5 100"); text without one ("hello") is not a
     # log attempt and goes on to the fallback's help.
@@ -346,7 +342,7 @@ def router() -> Router:
         message: Message, session: AsyncSession, user: UserContext, state: FSMContext
     ) -> None:
         text = message.text or ""
-        unit = unit_of(user)
+        unit = user_unit(user)
         try:
             parsed = parse_log(text, default_unit=Unit(unit.value))
         except ParseError as error:
@@ -418,7 +414,7 @@ def router() -> Router:
         ):
             await query.answer(_(STALE_CHOICE), show_alert=True)
             return
-        unit = unit_of(user)
+        unit = user_unit(user)
         try:
             result = await log_free_text(
                 session, user.user_id, exercise_id, sets, now=_now(), locale=user.locale

@@ -25,8 +25,8 @@ from bot.clock import now as current_instant
 from bot.coach_callbacks import AssignPick, ProgramOpen, ShareNew
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
-from bot.keyboards import NOT_A_COMMAND, chunks, inline
-from bot.units import clock_text, distance_text, load_text
+from bot.keyboards import NOT_A_COMMAND, chunks, inline, screen_message
+from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.access import AccessCache
 from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.services import program_builder as builder
@@ -48,7 +48,7 @@ from domain.services.program_library import (
     program_week,
     workout_detail,
 )
-from domain.services.strength import WeightUnit, weight_unit
+from domain.services.strength import WeightUnit
 from domain.services.users import UserContext, role_codes
 
 COMMANDS = (CommandInfo("programs", N_("the program library and the workout builder"), order=30),)
@@ -194,8 +194,13 @@ def _uuid(raw: Any) -> uuid.UUID | None:
         return None
 
 
-def unit_of(user: UserContext) -> WeightUnit:
-    return weight_unit(user.weight_unit)
+async def opened(query: CallbackQuery, raw: str) -> uuid.UUID | None:
+    """Acknowledge the button and read its id; a tampered id gets the "gone" answer."""
+    await query.answer()
+    found = _uuid(raw)
+    if found is None:
+        await screen_message(query).answer(_(GONE))
+    return found
 
 
 def problem_text(problem: str) -> str:
@@ -519,7 +524,7 @@ def router() -> Router:
             await message.answer(_(GONE))
             return
         back = (detail.program_id, 0) if detail.program_id is not None else None
-        text, keyboard = workout_screen(detail, unit_of(user), back)
+        text, keyboard = workout_screen(detail, user_unit(user), back)
         if edit:
             await message.edit_text(text, reply_markup=keyboard)
         else:
@@ -544,9 +549,8 @@ def router() -> Router:
         user: UserContext,
     ) -> None:
         await query.answer()
-        assert isinstance(query.message, Message)
         await show_library(
-            query.message, session, user, state, page=max(0, callback_data.p), edit=True
+            screen_message(query), session, user, state, page=max(0, callback_data.p), edit=True
         )
 
     @router.callback_query(LibScope.filter())
@@ -565,8 +569,7 @@ def router() -> Router:
         wanted = await load_filter(state)
         await save_filter(state, LibraryFilter(scope, wanted.text, wanted.facet, wanted.facet_code))
         await query.answer()
-        assert isinstance(query.message, Message)
-        await show_library(query.message, session, user, state, edit=True)
+        await show_library(screen_message(query), session, user, state, edit=True)
 
     @router.callback_query(LibFacets.filter())
     async def library_facets(
@@ -586,8 +589,7 @@ def router() -> Router:
         rows = [list(row) for row in chunks(buttons, 2)]
         rows.append([(_("⬅️ Library"), LibPage(p=0))])
         await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.edit_text(_("Show programs with:"), reply_markup=inline(rows))
+        await screen_message(query).edit_text(_("Show programs with:"), reply_markup=inline(rows))
 
     @router.callback_query(LibFacet.filter())
     async def library_facet(
@@ -605,8 +607,7 @@ def router() -> Router:
         wanted = await load_filter(state)
         await save_filter(state, LibraryFilter(wanted.scope, wanted.text, kind, callback_data.c))
         await query.answer()
-        assert isinstance(query.message, Message)
-        await show_library(query.message, session, user, state, edit=True)
+        await show_library(screen_message(query), session, user, state, edit=True)
 
     @router.callback_query(LibClear.filter())
     async def library_clear(
@@ -615,15 +616,13 @@ def router() -> Router:
         wanted = await load_filter(state)
         await save_filter(state, LibraryFilter(wanted.scope))
         await query.answer()
-        assert isinstance(query.message, Message)
-        await show_library(query.message, session, user, state, edit=True)
+        await show_library(screen_message(query), session, user, state, edit=True)
 
     @router.callback_query(LibSearch.filter())
     async def library_search(query: CallbackQuery, state: FSMContext) -> None:
         await state.set_state(Library.search)
         await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(
+        await screen_message(query).answer(
             _("Type a few letters of the program's title.") + "\n" + _("Or send /cancel to stop.")
         )
 
@@ -648,44 +647,38 @@ def router() -> Router:
         query: CallbackQuery, callback_data: ProgramOpen, session: AsyncSession, user: UserContext
     ) -> None:
         await query.answer()
-        assert isinstance(query.message, Message)
-        await show_week(query.message, session, user, callback_data.program_id, 0, edit=False)
+        await show_week(
+            screen_message(query), session, user, callback_data.program_id, 0, edit=False
+        )
 
     @router.callback_query(ProgramWeek.filter())
     async def program_week_nav(
         query: CallbackQuery, callback_data: ProgramWeek, session: AsyncSession, user: UserContext
     ) -> None:
-        program_id = _uuid(callback_data.p)
-        await query.answer()
-        assert isinstance(query.message, Message)
+        program_id = await opened(query, callback_data.p)
         if program_id is None:
-            await query.message.answer(_(GONE))
             return
-        await show_week(query.message, session, user, program_id, callback_data.w, edit=True)
+        await show_week(
+            screen_message(query), session, user, program_id, callback_data.w, edit=True
+        )
 
     @router.callback_query(SlotOpen.filter())
     async def slot_open(
         query: CallbackQuery, callback_data: SlotOpen, session: AsyncSession, user: UserContext
     ) -> None:
-        slot_id = _uuid(callback_data.s)
-        await query.answer()
-        assert isinstance(query.message, Message)
+        slot_id = await opened(query, callback_data.s)
         if slot_id is None:
-            await query.message.answer(_(GONE))
             return
-        await show_workout(query.message, session, user, slot_id=slot_id, edit=False)
+        await show_workout(screen_message(query), session, user, slot_id=slot_id, edit=False)
 
     @router.callback_query(WorkoutOpen.filter())
     async def workout_open(
         query: CallbackQuery, callback_data: WorkoutOpen, session: AsyncSession, user: UserContext
     ) -> None:
-        workout_id = _uuid(callback_data.w)
-        await query.answer()
-        assert isinstance(query.message, Message)
+        workout_id = await opened(query, callback_data.w)
         if workout_id is None:
-            await query.message.answer(_(GONE))
             return
-        await show_workout(query.message, session, user, workout_id=workout_id, edit=False)
+        await show_workout(screen_message(query), session, user, workout_id=workout_id, edit=False)
 
     # --- media ---------------------------------------------------------------------------------
 
@@ -693,11 +686,8 @@ def router() -> Router:
     async def attach_menu(
         query: CallbackQuery, callback_data: AttachMenu, session: AsyncSession, user: UserContext
     ) -> None:
-        workout_id = _uuid(callback_data.w)
-        await query.answer()
-        assert isinstance(query.message, Message)
+        workout_id = await opened(query, callback_data.w)
         if workout_id is None:
-            await query.message.answer(_(GONE))
             return
         try:
             target = await attach_target(session, user.user_id, workout_id=workout_id)
@@ -705,10 +695,10 @@ def router() -> Router:
                 session, user.user_id, workout_id=workout_id, locale=user.locale, cache=cache()
             )
         except NotAllowed:
-            await query.message.answer(_(REFUSED_CHANGE))
+            await screen_message(query).answer(_(REFUSED_CHANGE))
             return
         except NotFound:
-            await query.message.answer(_(GONE))
+            await screen_message(query).answer(_(GONE))
             return
         rows: list[list[tuple[str, CallbackData]]] = [
             [(_("🏋️ The whole workout"), AttachWorkout(w=workout_id.hex))]
@@ -719,7 +709,7 @@ def router() -> Router:
                     [(f"{line.order + 1}. {name[:40]}", AttachExercise(i=instruction_id.hex))]
                 )
         rows.append([(_("⬅️ Back"), WorkoutOpen(w=workout_id.hex))])
-        await query.message.answer(
+        await screen_message(query).answer(
             _(
                 "Attach a photo or a video to {name}: to the whole workout, or to one exercise?"
             ).format(name=f"<b>{html.escape(target.workout_name)}</b>"),
@@ -736,7 +726,6 @@ def router() -> Router:
         instruction_id: uuid.UUID | None = None,
     ) -> None:
         await query.answer()
-        assert isinstance(query.message, Message)
         try:
             target = await attach_target(
                 session,
@@ -746,10 +735,10 @@ def router() -> Router:
                 locale=user.locale,
             )
         except NotAllowed:
-            await query.message.answer(_(REFUSED_CHANGE))
+            await screen_message(query).answer(_(REFUSED_CHANGE))
             return
         except NotFound:
-            await query.message.answer(_(GONE))
+            await screen_message(query).answer(_(GONE))
             return
         await state.set_state(MediaForm.waiting)
         await state.update_data(
@@ -757,7 +746,7 @@ def router() -> Router:
             pm_i=instruction_id.hex if instruction_id else None,
         )
         name = target.exercise_name or target.workout_name
-        await query.message.answer(
+        await screen_message(query).answer(
             _("Send me a photo or a video for {name}.").format(name=f"<b>{html.escape(name)}</b>")
             + "\n"
             + _("Or send /cancel to stop.")
@@ -861,8 +850,7 @@ def router() -> Router:
         await forget(state, "pb_")
         await state.set_state(Builder.name)
         await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(
+        await screen_message(query).answer(
             _("Name the new workout, for example “Legs A”.") + "\n" + _("Or send /cancel to stop.")
         )
 
@@ -925,8 +913,7 @@ def router() -> Router:
             await query.answer(_(EXPIRED), show_alert=True)
             return
         await query.answer()
-        assert isinstance(query.message, Message)
-        await chose_exercise(query.message, state, session, user, exercise_id)
+        await chose_exercise(screen_message(query), state, session, user, exercise_id)
 
     @router.message(Builder.prescription, F.text, NOT_A_COMMAND)
     async def build_prescription(message: Message, state: FSMContext, user: UserContext) -> None:
@@ -936,7 +923,7 @@ def router() -> Router:
             await message.answer(_(EXPIRED))
             return
         try:
-            plan = builder.parse_prescription(message.text or "", unit=unit_of(user))
+            plan = builder.parse_prescription(message.text or "", unit=user_unit(user))
         except InvalidBuild as error:
             await message.answer(problem_text(error.problem))
             return
@@ -951,7 +938,7 @@ def router() -> Router:
         await state.set_state(Builder.exercise)
         await message.answer(
             _("Added: {set}.").format(
-                set=prescription_text(str(data.get("pb_exn", "")), plan, unit_of(user))
+                set=prescription_text(str(data.get("pb_exn", "")), plan, user_unit(user))
             )
             + "\n\n"
             + _("Next exercise? Type its name, or tap Done.")
@@ -989,8 +976,7 @@ def router() -> Router:
             await query.answer(problem_text("empty"), show_alert=True)
             return
         await query.answer()
-        assert isinstance(query.message, Message)
-        await choose_program(query.message, state, session, user)
+        await choose_program(screen_message(query), state, session, user)
 
     @router.callback_query(BuildProgram.filter())
     async def build_program(
@@ -1005,18 +991,17 @@ def router() -> Router:
             await query.answer(_(EXPIRED), show_alert=True)
             return
         await query.answer()
-        assert isinstance(query.message, Message)
         try:
             choice = await builder.program_for_building(session, user.user_id, program_id)
         except NotAllowed:
-            await query.message.answer(_(REFUSED_CHANGE))
+            await screen_message(query).answer(_(REFUSED_CHANGE))
             return
         if choice.length_days < 1:
-            await query.message.answer(problem_text("program"))
+            await screen_message(query).answer(problem_text("program"))
             return
         await state.update_data(pb_prog=program_id.hex, pb_len=choice.length_days, pb_new=None)
         await state.set_state(Builder.day)
-        await query.message.answer(
+        await screen_message(query).answer(
             _("Which day of “{title}”? Send a number from 1 to {last}.").format(
                 title=html.escape(choice.title), last=choice.length_days
             )
@@ -1029,8 +1014,7 @@ def router() -> Router:
             return
         await state.set_state(Builder.program_title)
         await query.answer()
-        assert isinstance(query.message, Message)
-        await query.message.answer(_("Title of the new program?"))
+        await screen_message(query).answer(_("Title of the new program?"))
 
     @router.message(Builder.program_title, F.text, NOT_A_COMMAND)
     async def build_program_title(

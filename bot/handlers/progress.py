@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import now as current_instant
 from bot.commands import CommandInfo
-from bot.handlers.history import EMPTY_LOG, UNIT_LABELS, user_unit, when
+from bot.handlers.history import EMPTY_LOG, UNIT_LABELS, when
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline
-from bot.units import load_text
+from bot.units import load_text, user_unit
 from domain.services.charts import ProgressLabels, progress_charts
 from domain.services.progress import (
     InvalidPlateTarget,

@@ -31,7 +31,7 @@ from bot.handlers.start import DEEP_LINK_HANDLERS, ask_language
 from bot.handlers.workout_session import StartWorkout
 from bot.i18n import N_, CatalogI18n, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
-from bot.units import clock_text, distance_text, load_text
+from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.services.link_tokens import LinkKind, LinkProblem, LinkRefused, deep_link
 from domain.services.sharing import (
     MAX_MESSAGE_LENGTH,
@@ -52,7 +52,7 @@ from domain.services.sharing import (
     start_shared_program,
 )
 from domain.services.streaks import local_day
-from domain.services.strength import WeightUnit, weight_unit
+from domain.services.strength import WeightUnit
 from domain.services.users import UserContext
 
 COMMANDS = (CommandInfo("share", N_("my share links: who opened them, revoke one"), order=47),)
@@ -209,7 +209,7 @@ def preview_text(preview: SharePreview, user: UserContext) -> str:
             minutes = max(1, round(workout.estimated_seconds / 60))
             title += " — " + _("about {minutes} min").format(minutes=minutes)
         lines.append(title)
-        unit = weight_unit(user.weight_unit)
+        unit = user_unit(user)
         lines.extend(set_line(item, unit) for item in workout.sets)
     if preview.categories:
         lines.append(

@@ -42,7 +42,7 @@ from bot.handlers.rating import ask_for_rating
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
 from bot.training_callbacks import SessionAction, SessionStep
-from bot.units import clock_text, distance_text, load_text
+from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.parsing import ParseError, example_for
 from domain.parsing.model import tidy
 from domain.services import guided
@@ -56,7 +56,7 @@ from domain.services.guided import (
 )
 from domain.services.media import MediaKind, step_media
 from domain.services.records import PersonalRecord, RecordKind
-from domain.services.strength import LOAD_STEP, WeightUnit, weight_unit
+from domain.services.strength import LOAD_STEP, WeightUnit
 from domain.services.training_log import (
     MAX_NOTES_LENGTH,
     NothingToUndo,
@@ -191,10 +191,6 @@ async def _forget(state: FSMContext) -> None:
 # --------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------
-
-
-def unit_of(user: UserContext) -> WeightUnit:
-    return weight_unit(getattr(user, "weight_unit", "kg"))
 
 
 def set_text(record: SetRecord, unit: WeightUnit) -> str:
@@ -500,7 +496,7 @@ def router() -> Router:
             swaps=flow.swaps,
             locale=user.locale,
         )
-        unit = unit_of(user)
+        unit = user_unit(user)
         if view is None:
             flow.step = flow.total
             sent = await bot.send_message(
@@ -541,7 +537,7 @@ def router() -> Router:
                 end_keyboard(flow),
             )
         else:
-            unit = unit_of(user)
+            unit = user_unit(user)
             await _edit(message, step_text(view, flow, unit), step_keyboard(view, flow, unit))
         await flow.save(state)
 
@@ -554,7 +550,7 @@ def router() -> Router:
         flow: Flow,
         logged: LoggedStep,
     ) -> None:
-        unit = unit_of(user)
+        unit = user_unit(user)
         name = html.escape(logged.record.exercise_name)
         await _retire(
             bot, chat_id, flow, "✓ " + f"{name}: {html.escape(set_text(logged.record, unit))}"
@@ -753,9 +749,9 @@ def router() -> Router:
         if callback_data.act == "r":
             flow.reps = guided.adjust_reps(flow.reps, callback_data.v)
         else:
-            flow.load_kg = guided.adjust_load(flow.load_kg, callback_data.v, unit_of(user))
+            flow.load_kg = guided.adjust_load(flow.load_kg, callback_data.v, user_unit(user))
         await query.answer()
-        unit = unit_of(user)
+        unit = user_unit(user)
         await _edit(_message(query), step_text(view, flow, unit), step_keyboard(view, flow, unit))
         await flow.save(state)
 
@@ -926,7 +922,7 @@ def router() -> Router:
             return _(NOTHING_TO_UNDO)
         except SessionFinished:
             return _(SESSION_OVER)
-        unit = unit_of(user)
+        unit = user_unit(user)
         await bot.send_message(
             chat_id,
             "↩ "
@@ -1009,7 +1005,7 @@ def router() -> Router:
             await message.answer(_(NO_SESSION))
             return
         try:
-            typed = guided.parse_set_reply(message.text or "", unit=unit_of(user))
+            typed = guided.parse_set_reply(message.text or "", unit=user_unit(user))
         except (ParseError, OneSetAtATime) as error:
             await message.answer(parse_error_text(error))
             return
@@ -1028,7 +1024,7 @@ def router() -> Router:
             "✎ "
             + _("Corrected: {exercise} {set}").format(
                 exercise=html.escape(record.exercise_name),
-                set=html.escape(set_text(record, unit_of(user))),
+                set=html.escape(set_text(record, user_unit(user))),
             )
         )
         await _retire(bot, message.chat.id, flow)
@@ -1051,7 +1047,7 @@ def router() -> Router:
             await message.answer(_("All sets are done: tap Finish, or Undo last to redo one."))
             return
         try:
-            typed = guided.parse_set_reply(message.text or "", unit=unit_of(user))
+            typed = guided.parse_set_reply(message.text or "", unit=user_unit(user))
         except (ParseError, OneSetAtATime) as error:
             await message.answer(parse_error_text(error))
             return
@@ -1121,7 +1117,7 @@ def router() -> Router:
                 chat_id, _("Nothing was logged, so there is no session to keep.")
             )
             return None
-        await bot.send_message(chat_id, summary_text(summary, unit_of(user)))
+        await bot.send_message(chat_id, summary_text(summary, user_unit(user)))
         await state.set_state(Guided.soreness)
         await state.update_data(
             g_fin=session_id.hex,
