@@ -40,6 +40,14 @@ class Program(UUIDPk, Timestamps, Base):
     __table_args__ = (
         # Newest-first library pages (see workout.py).
         Index("ix_program_created_at", "created_at"),
+        # /programs title search (ILIKE '%…%'): a rare or absent title would otherwise walk
+        # the whole table newest first (docs/benchmarks.md, "Coaching screens").
+        Index(
+            "ix_program_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
         # The seed's worldwide UNIQUE title would make two coaches collide: unique per owner,
         # the system library (owner NULL) counting as one owner.
         UniqueConstraint("owner_id", "title", postgresql_nulls_not_distinct=True),
