@@ -19,6 +19,7 @@ from bot.clock import Clock, clock_middleware, wall_clock
 from bot.commands import publish_commands
 from bot.handlers import all_commands, feature_routers
 from bot.i18n import CatalogI18n
+from bot.inline_filters import inline_pure_filters
 from bot.metrics import Metrics
 from bot.middlewares.database import DatabaseMiddleware
 from bot.middlewares.errors import ErrorMiddleware
@@ -110,6 +111,7 @@ def build_dispatcher(
     outer(LocaleMiddleware(i18n))
     # Extra routers (tests, plugins) go before the features: the fallback takes everything.
     dispatcher.include_routers(*extra_routers, *feature_routers())
+    inline_pure_filters(dispatcher)
     return dispatcher, i18n, opening, throttling
 
 
