@@ -14,6 +14,7 @@ import datetime as dt
 import html
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -526,6 +527,28 @@ def router() -> Router:
         rows.append([(_("➕ New department"), DeptNew(i=key)), (_("⬅️ Back"), InstOpen(i=key))])
         await show(message, prefix + "\n".join(lines), inline(rows), edit=edit)
 
+    async def department_named(
+        message: Message,
+        state: FSMContext,
+        session: AsyncSession,
+        user: UserContext,
+        save: Callable[[str], Awaitable[uuid.UUID]],
+    ) -> None:
+        """A typed department name, created or renamed by ``save`` (which returns the
+        institution); a refused name is answered and the step goes on."""
+        try:
+            institution_id = await save(message.text or "")
+        except InvalidInput:
+            await message.answer(_(NAME_PROBLEM).format(limit=inst.DEPARTMENT_NAME_MAX))
+            return
+        except Conflict:
+            await message.answer(_(DUPLICATE_DEPARTMENT))
+            return
+        await state.clear()
+        await show_departments(
+            message, session, user, institution_id, edit=False, prefix=_("Saved.") + "\n\n"
+        )
+
     async def show_invites(
         message: Message,
         session: AsyncSession,
@@ -757,18 +780,12 @@ def router() -> Router:
         message: Message, state: FSMContext, session: AsyncSession, user: UserContext
     ) -> None:
         institution_id = uuid.UUID(hex=(await state.get_data())["institution"])
-        try:
-            await inst.create_department(session, user.user_id, institution_id, message.text or "")
-        except InvalidInput:
-            await message.answer(_(NAME_PROBLEM).format(limit=inst.DEPARTMENT_NAME_MAX))
-            return
-        except Conflict:
-            await message.answer(_(DUPLICATE_DEPARTMENT))
-            return
-        await state.clear()
-        await show_departments(
-            message, session, user, institution_id, edit=False, prefix=_("Saved.") + "\n\n"
-        )
+
+        async def create(name: str) -> uuid.UUID:
+            await inst.create_department(session, user.user_id, institution_id, name)
+            return institution_id
+
+        await department_named(message, state, session, user, create)
 
     @router.callback_query(DeptOpen.filter())
     async def open_department(
@@ -815,20 +832,11 @@ def router() -> Router:
         message: Message, state: FSMContext, session: AsyncSession, user: UserContext
     ) -> None:
         department_id = uuid.UUID(hex=(await state.get_data())["department"])
-        try:
-            institution_id = await inst.rename_department(
-                session, user.user_id, department_id, message.text or ""
-            )
-        except InvalidInput:
-            await message.answer(_(NAME_PROBLEM).format(limit=inst.DEPARTMENT_NAME_MAX))
-            return
-        except Conflict:
-            await message.answer(_(DUPLICATE_DEPARTMENT))
-            return
-        await state.clear()
-        await show_departments(
-            message, session, user, institution_id, edit=False, prefix=_("Saved.") + "\n\n"
-        )
+
+        async def rename(name: str) -> uuid.UUID:
+            return await inst.rename_department(session, user.user_id, department_id, name)
+
+        await department_named(message, state, session, user, rename)
 
     @router.callback_query(DeptDelete.filter())
     async def delete_department(
