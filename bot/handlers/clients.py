@@ -562,7 +562,7 @@ def router() -> Router:
             "",
             html.escape(url),
             "",
-            _("They will be asked to agree that you see:"),
+            _("Their consent screen will ask them to agree to share:"),
         ]
         lines.extend(f"• {_(CONSENT_LINES[key])}" for key in link.scope)
         if link.institution_name:
