@@ -62,41 +62,15 @@ async def serve() -> None:
     """`motriforge run --no-scheduler`, plus the /log router until FEATURES lists it."""
     from bot.app import build_application
     from bot.handlers import FEATURES, log
-    from bot.runtime import app_database, start_polling
+    from bot.runtime import app_database, freeze_startup_objects, start_polling
     from domain.config import load_settings
 
     settings = load_settings()
     extra = [] if log in FEATURES else [log.router()]
-    if os.environ.get("BENCH_CLAIMS_NO_RESET") == "1":
-        no_reset_claims()
     async with app_database(settings) as factory:
         application = build_application(settings, factory, extra_routers=extra)
+        freeze_startup_objects()
         await start_polling(application)
-
-
-def no_reset_claims() -> None:
-    """What the claims pool would cost without asyncpg's reset query on release (a simple
-    query, one round trip, after every claim): the claim statement leaves no session state
-    behind (no transaction, no SET, no LISTEN, no advisory lock), so a no-op reset is safe.
-    Measured here to show the effect of that suggested change in bot/middlewares/opening.py."""
-    import asyncpg
-
-    from bot.middlewares import opening
-    from domain.db import asyncpg_connect_kwargs
-
-    async def keep(connection: asyncpg.Connection) -> None:
-        return None
-
-    async def open_claims_pool(url: URL) -> asyncpg.Pool:
-        return await asyncpg.create_pool(
-            **asyncpg_connect_kwargs(url),
-            min_size=1,
-            max_size=10,
-            server_settings={"jit": "off", "synchronous_commit": "off"},
-            reset=keep,
-        )
-
-    opening.open_claims_pool = open_claims_pool
 
 
 @asynccontextmanager
@@ -246,25 +220,13 @@ async def main(args: argparse.Namespace) -> None:
             }
             env.pop("REDIS_URL", None)
 
-            for label, variant, prefix, base in (
-                ("as shipped", {}, "rt", 6_000_000_000),
-                (
-                    "claims pool without the reset query",
-                    {"BENCH_CLAIMS_NO_RESET": "1"},
-                    "rn",
-                    6_100_000_000,
-                ),
-            ):
-                seen = await round_trips(
-                    emulator, server_url, {**env, **variant}, args, prefix, base
+            seen = await round_trips(emulator, server_url, env, args, "rt", 6_000_000_000)
+            for (count, kinds), times in sorted(seen.items()):
+                print(
+                    f"round trips per free-text set: {count} ({kinds}; S = extended-protocol "
+                    f"Sync, Q = simple query) in {times} of {sum(seen.values())} updates",
+                    flush=True,
                 )
-                for (count, kinds), times in sorted(seen.items()):
-                    print(
-                        f"round trips per free-text set, {label}: {count} ({kinds}; S = "
-                        f"extended-protocol Sync, Q = simple query) in {times} of "
-                        f"{sum(seen.values())} updates",
-                        flush=True,
-                    )
 
             results: dict[str, list[dict[str, float]]] = {"floor": [], "cancel": [], "log": []}
             expected = await logged_sets(url)

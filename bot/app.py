@@ -26,6 +26,7 @@ from bot.middlewares.errors import ErrorMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.opening import OpenUpdateMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.router_gates import gate_routers
 from domain.config import SUPPORTED_LOCALES, Settings
 
 
@@ -112,6 +113,7 @@ def build_dispatcher(
     # Extra routers (tests, plugins) go before the features: the fallback takes everything.
     dispatcher.include_routers(*extra_routers, *feature_routers())
     inline_pure_filters(dispatcher)
+    gate_routers(dispatcher)
     return dispatcher, i18n, opening, throttling
 
 

@@ -27,6 +27,7 @@ def _inline(callback: Callable[..., Any]) -> Callable[..., Any]:
     async def check(*args: Any, **kwargs: Any) -> Any:
         return callback(*args, **kwargs)
 
+    check.original = callback  # type: ignore[attr-defined]  # for bot.router_gates
     return check
 
 

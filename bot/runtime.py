@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -110,6 +111,7 @@ async def run_polling(
     async with app_database(settings) as factory:
         application = build_application(settings, factory, options=options)
         async with background_ticks(application, settings, factory, enabled=scheduler):
+            freeze_startup_objects()
             await start_polling(application)
 
 
@@ -140,6 +142,15 @@ async def run_scheduler_process(settings: Settings, stop_event: asyncio.Event) -
         for sender in senders:
             await sender.close()
         await bot.session.close()
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up (routers, types, statements, catalogues: ~300,000
+    objects) out of the garbage collector's reach: they live as long as the process, and each
+    full collection would otherwise walk them all (a pause of tens of milliseconds on an
+    update now and then). The standard library's own advice for long-lived processes."""
+    gc.collect()
+    gc.freeze()
 
 
 async def start_polling(application: Application, *, handle_as_tasks: bool = True) -> None:
@@ -185,6 +196,7 @@ async def run_webhook(
 
         await application.publish_commands()
         async with background_ticks(application, settings, factory, enabled=scheduler):
+            freeze_startup_objects()
             await run_webhook_server(
                 application.dispatcher,
                 application.bot,

@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from domain.config import Settings, to_asyncpg
 
@@ -144,3 +149,37 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     install_audit()
     # expire_on_commit=False: services return ORM rows that handlers read after commit.
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class DriverStatement:
+    """A statement compiled once for asyncpg, to run on the driver connection where
+    SQLAlchemy's per-execution work (compile-cache lookup, result processing, greenlet hops)
+    costs more than the query itself: the update's opening, a free-text set."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
+        self.sql = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.defaults: dict[str, Any] = dict(compiled.params)
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.defaults[name] for name in self.names]
+
+
+async def fetch_statement(
+    session: AsyncSession, statement: DriverStatement, values: Mapping[str, Any]
+) -> Sequence[Mapping[str, Any]]:
+    """Run ``statement`` as a unit of work of its own when the session has not begun one: on
+    the session's connection switched to AUTOCOMMIT (no BEGIN, no COMMIT round trip; the
+    statement is atomic on its own) and through the driver. Inside a running transaction it
+    joins the transaction, through SQLAlchemy (which sends the transaction's BEGIN lazily,
+    with its first statement). Only for statements that are a whole write by themselves."""
+    if session.in_transaction() or isinstance(session.bind, AsyncConnection):
+        result = await session.execute(statement.statement, dict(values))
+        return [dict(row) for row in result.mappings()]
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+    records: list[asyncpg.Record] = await driver.fetch(statement.sql, *statement.arguments(values))
+    return records

@@ -9,12 +9,13 @@ from aiogram.types import Message, ReplyKeyboardRemove
 
 from bot.commands import CommandInfo
 from bot.i18n import N_, _
+from bot.router_gates import FeatureRouter
 
 COMMANDS = (CommandInfo("cancel", N_("stop what we are doing"), order=99),)
 
 
 def router() -> Router:
-    router = Router(name="cancel")
+    router = FeatureRouter(name="cancel")
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:

@@ -42,6 +42,7 @@ from bot.handlers.progress import chart_labels
 from bot.handlers.start import DEEP_LINK_HANDLERS, ask_language
 from bot.i18n import N_, CatalogI18n, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, screen_message, short_id
+from bot.router_gates import FeatureRouter
 from bot.units import user_unit
 from domain.errors import Conflict, InvalidInput
 from domain.models.user import ProfessionalRelationType, ScheduleOverrideAction
@@ -423,7 +424,7 @@ DEEP_LINK_HANDLERS[LinkKind.CLIENT.value] = open_link
 
 
 def router() -> Router:
-    router = Router(name="clients")
+    router = FeatureRouter(name="clients")
 
     async def show_roster(
         message: Message, session: AsyncSession, user: UserContext, page: int, *, edit: bool

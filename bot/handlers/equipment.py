@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import CommandInfo
 from bot.i18n import N_, _
 from bot.keyboards import chunks, inline
+from bot.router_gates import FeatureRouter
 from domain.errors import NotFound
 from domain.services.alternatives import (
     EquipmentChoice,
@@ -115,7 +116,7 @@ def category_screen(
 
 
 def router() -> Router:
-    router = Router(name="equipment")
+    router = FeatureRouter(name="equipment")
 
     async def home(
         message: Message, session: AsyncSession, user: UserContext, *, edit: bool, prefix: str = ""

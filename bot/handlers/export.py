@@ -14,6 +14,7 @@ from bot.clock import now as current_instant
 from bot.commands import CommandInfo
 from bot.handlers.history import EMPTY_LOG
 from bot.i18n import N_, _, ngettext
+from bot.router_gates import FeatureRouter
 from bot.units import user_unit
 from domain.services.export import export_log
 from domain.services.users import UserContext
@@ -22,7 +23,7 @@ COMMANDS = (CommandInfo("export", N_("my training log as CSV and JSON files"), o
 
 
 def router() -> Router:
-    router = Router(name="export")
+    router = FeatureRouter(name="export")
 
     @router.message(Command("export"))
     async def export_command(

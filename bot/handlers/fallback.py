@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handlers.help import help_text
 from bot.i18n import CatalogI18n, _
+from bot.router_gates import FeatureRouter
 from domain.services.users import UserContext
 
 
 def router() -> Router:
-    router = Router(name="fallback")
+    router = FeatureRouter(name="fallback")
 
     async def reply(
         message: Message, opening: str, session: AsyncSession, user: UserContext, i18n: CatalogI18n

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import CommandInfo
 from bot.i18n import N_, CatalogI18n, _
 from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, short_id
+from bot.router_gates import FeatureRouter
 from domain.errors import NotAllowed, NotFound
 from domain.models.favorite import FavoriteResourceType
 from domain.services import favorite_views as views
@@ -439,7 +440,7 @@ def _kind(code: str) -> FavoriteResourceType | None:
 
 
 def router() -> Router:
-    router = Router(name="favorites")
+    router = FeatureRouter(name="favorites")
 
     async def overview(
         message: Message, session: AsyncSession, user: UserContext, *, edit: bool

@@ -21,6 +21,7 @@ from bot.clock import now as current_instant
 from bot.commands import CommandInfo
 from bot.i18n import N_, _
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
+from bot.router_gates import FeatureRouter
 from bot.units import load_text, user_unit
 from domain.models.goal import GoalStatus
 from domain.services.goals import (
@@ -252,7 +253,7 @@ def value_prompt(kind: TargetKind, unit: WeightUnit, exercise: str | None) -> st
 
 
 def router() -> Router:
-    router = Router(name="goals")
+    router = FeatureRouter(name="goals")
 
     async def show_overview(
         message: Message, session: AsyncSession, user: UserContext, *, edit: bool

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import CommandInfo, describe, for_roles
 from bot.i18n import N_, CatalogI18n, _
+from bot.router_gates import FeatureRouter
 from domain.services.users import UserContext, role_codes
 
 COMMANDS = (CommandInfo("help", N_("what I can do for you"), order=90),)
@@ -24,7 +25,7 @@ async def help_text(session: AsyncSession, user: UserContext, i18n: CatalogI18n)
 
 
 def router() -> Router:
-    router = Router(name="help")
+    router = FeatureRouter(name="help")
 
     @router.message(Command("help"))
     async def show_help(

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import inline, screen_message
+from bot.router_gates import FeatureRouter
 from bot.units import clock_text, load_text, user_unit
 from domain.errors import NotAllowed, NotFound
 from domain.services.history import (
@@ -253,7 +254,7 @@ async def show(
 
 
 def router() -> Router:
-    router = Router(name="history")
+    router = FeatureRouter(name="history")
 
     async def listing(
         message: Message, session: AsyncSession, user: UserContext, page: int, *, edit: bool

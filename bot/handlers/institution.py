@@ -40,6 +40,7 @@ from bot.keyboards import (
     short_id,
 )
 from bot.labels import value_label
+from bot.router_gates import FeatureRouter
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.models.setting import SettingDataType
 from domain.services import institutions as inst
@@ -417,7 +418,7 @@ async def tell_admins(bot: Bot, i18n: CatalogI18n, joined: invites.JoinResult) -
 
 
 def router() -> Router:
-    router = Router(name="institution")
+    router = FeatureRouter(name="institution")
 
     async def show(
         message: Message, text: str, keyboard: InlineKeyboardMarkup | None, *, edit: bool

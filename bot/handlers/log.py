@@ -40,6 +40,7 @@ from bot.clock import now as current_instant
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline
+from bot.router_gates import FeatureRouter
 from bot.training_callbacks import SessionAction, SessionStep
 from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.errors import NotFound
@@ -324,7 +325,7 @@ def _now() -> dt.datetime:
 
 
 def router() -> Router:
-    router = Router(name="log")
+    router = FeatureRouter(name="log")
 
     async def log_outcome_reply(message: Message, result: QuickLogResult, unit: WeightUnit) -> None:
         await message.answer(

@@ -19,6 +19,7 @@ from bot.coach_callbacks import ProgramOpen
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import inline
+from bot.router_gates import FeatureRouter
 from domain.errors import Conflict, NotAllowed
 from domain.services.program_format import (
     MAX_FILE_BYTES,
@@ -147,7 +148,7 @@ def success_text(result: ImportResult) -> str:
 
 
 def router() -> Router:
-    router = Router(name="program_import")
+    router = FeatureRouter(name="program_import")
 
     @router.message(StateFilter(None), F.document)
     async def program_file(

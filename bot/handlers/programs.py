@@ -26,6 +26,7 @@ from bot.coach_callbacks import AssignPick, ProgramOpen, ShareNew
 from bot.commands import CommandInfo
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, chunks, inline, screen_message
+from bot.router_gates import FeatureRouter
 from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.access import AccessCache
 from domain.errors import InvalidInput, NotAllowed, NotFound
@@ -447,7 +448,7 @@ EXAMPLE = N_(
 
 
 def router() -> Router:
-    router = Router(name="programs")
+    router = FeatureRouter(name="programs")
 
     async def show_library(
         message: Message,

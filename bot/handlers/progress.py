@@ -26,6 +26,7 @@ from bot.commands import CommandInfo
 from bot.handlers.history import EMPTY_LOG, UNIT_LABELS, when
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline
+from bot.router_gates import FeatureRouter
 from bot.units import load_text, user_unit
 from domain.services.charts import ProgressLabels, progress_charts
 from domain.services.progress import (
@@ -163,7 +164,7 @@ def plate_prompt(unit: WeightUnit) -> str:
 
 
 def router() -> Router:
-    router = Router(name="progress")
+    router = FeatureRouter(name="progress")
 
     @router.message(Command("progress"))
     async def progress_command(

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import CommandInfo
 from bot.i18n import N_, CatalogI18n, _
 from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, short_id
+from bot.router_gates import FeatureRouter
 from domain.errors import NotAllowed, NotFound
 from domain.services import workout_rating
 from domain.services.users import UserContext
@@ -165,7 +166,7 @@ async def edit(message: Message, text: str, keyboard: InlineKeyboardMarkup | Non
 
 
 def router() -> Router:
-    router = Router(name="rating")
+    router = FeatureRouter(name="rating")
 
     async def checked_prompt(
         query: CallbackQuery, session: AsyncSession, user: UserContext, ident: str

@@ -28,6 +28,7 @@ from bot.commands import CommandInfo
 from bot.i18n import N_, CatalogI18n, _
 from bot.keyboards import NOT_A_COMMAND, chunks, inline, screen_message
 from bot.labels import value_label
+from bot.router_gates import FeatureRouter
 from domain.models.notification import EVERY_DAY
 from domain.services.reminder_preferences import (
     DIGEST_FREQUENCIES,
@@ -331,7 +332,7 @@ def without_unsubscribe(message: Message) -> InlineKeyboardMarkup | None:
 
 
 def router() -> Router:
-    router = Router(name="reminders")
+    router = FeatureRouter(name="reminders")
 
     async def overview(
         message: Message,

@@ -18,6 +18,7 @@ from bot.commands import CommandInfo
 from bot.i18n import N_, CatalogI18n, _
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
 from bot.labels import value_label
+from bot.router_gates import FeatureRouter
 from domain.models.setting import SettingDataType
 from domain.services.settings import (
     InvalidSettingValue,
@@ -194,7 +195,7 @@ def parse_typed(view: SettingView, text: str) -> Any:
 
 
 def router() -> Router:
-    router = Router(name="settings")
+    router = FeatureRouter(name="settings")
 
     async def show_detail(
         message: Message, view: SettingView, i18n: CatalogI18n, locale: str, *, edit: bool

@@ -31,6 +31,7 @@ from bot.handlers.start import DEEP_LINK_HANDLERS, ask_language
 from bot.handlers.workout_session import StartWorkout
 from bot.i18n import N_, CatalogI18n, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
+from bot.router_gates import FeatureRouter
 from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.services.link_tokens import LinkKind, LinkProblem, LinkRefused, deep_link
 from domain.services.sharing import (
@@ -338,7 +339,7 @@ DEEP_LINK_HANDLERS[LinkKind.SHARE.value] = open_share_link
 
 
 def router() -> Router:
-    router = Router(name="sharing")
+    router = FeatureRouter(name="sharing")
 
     async def ask_categories(message: Message, state: FSMContext) -> None:
         data = await state.get_data()

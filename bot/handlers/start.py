@@ -25,6 +25,7 @@ from bot.handlers.help import help_text
 from bot.i18n import N_, CatalogI18n, _
 from bot.keyboards import NOT_A_COMMAND, inline
 from bot.labels import LOCALE_NAMES
+from bot.router_gates import FeatureRouter
 from domain.config import SUPPORTED_LOCALES
 from domain.services.settings import set_user_setting
 from domain.services.timezones import (
@@ -134,7 +135,7 @@ async def ask_purpose(message: Message, state: FSMContext, zone: str) -> None:
 
 
 def router() -> Router:
-    router = Router(name="start")
+    router = FeatureRouter(name="start")
 
     @router.message(CommandStart(deep_link=True))
     async def deep_link(

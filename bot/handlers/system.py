@@ -7,11 +7,12 @@ from aiogram.filters import KICKED, MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.router_gates import FeatureRouter
 from domain.services.users import UserContext, set_reachable
 
 
 def router() -> Router:
-    router = Router(name="system")
+    router = FeatureRouter(name="system")
 
     @router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=KICKED))
     async def blocked(event: ChatMemberUpdated, user: UserContext, session: AsyncSession) -> None:

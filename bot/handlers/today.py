@@ -21,6 +21,7 @@ from bot.handlers.workout_session import StartWorkout
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import inline
 from bot.labels import CHOICE_LABELS
+from bot.router_gates import FeatureRouter
 from domain.services.reminder_preferences import WEEKDAY_CODES
 from domain.services.today import DayKind, TodayView, TodayWorkout, today
 from domain.services.users import UserContext
@@ -110,7 +111,7 @@ def render(view: TodayView) -> tuple[str, list[Sequence[tuple[str, CallbackData]
 
 
 def router() -> Router:
-    router = Router(name="today")
+    router = FeatureRouter(name="today")
 
     @router.message(Command("today"))
     async def show_today(message: Message, session: AsyncSession, user: UserContext) -> None:

@@ -41,6 +41,7 @@ from bot.commands import CommandInfo
 from bot.handlers.rating import ask_for_rating
 from bot.i18n import N_, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, chunks, inline
+from bot.router_gates import FeatureRouter
 from bot.training_callbacks import SessionAction, SessionStep
 from bot.units import clock_text, distance_text, load_text, user_unit
 from domain.parsing import ParseError, example_for
@@ -476,7 +477,7 @@ def parse_error_text(error: ParseError | OneSetAtATime) -> str:
 
 
 def router() -> Router:
-    router = Router(name="workout_session")
+    router = FeatureRouter(name="workout_session")
 
     async def send_step(
         bot: Bot,

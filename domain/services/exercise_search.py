@@ -74,16 +74,22 @@ USABLE_EXERCISE = """e.is_active
            OR e.id IN (SELECT m.exercise_id FROM user_exercise_map AS m
                        WHERE m.user_id = :user_id))"""
 
+# The exercises whose folded name or an alias equals the folded :text (the GIN index
+# ix_exercise_search_terms: no scan), usable by :user_id. Rule 1 above; also the first CTE of
+# the free-text fast path (domain.services.quick_log), which logs when exactly one matches.
+EXACT_MATCHES = f"""
+    SELECT e.id
+    FROM exercise AS e
+    WHERE exercise_search_terms(e.name, e.name_i18n, e.aliases)
+          @> ARRAY[exercise_search_fold(CAST(:text AS text))]
+      AND {USABLE_EXERCISE}"""
+
 _SEARCH = sql(
     f"""
 WITH query AS (
     SELECT exercise_search_fold(CAST(:text AS text)) AS q
 ),
-exact AS (
-    SELECT e.id
-    FROM exercise AS e, query
-    WHERE exercise_search_terms(e.name, e.name_i18n, e.aliases) @> ARRAY[query.q]
-      AND {USABLE_EXERCISE}
+exact AS ({EXACT_MATCHES}
 ),
 near_terms AS MATERIALIZED (
     SELECT e.id, exercise_search_fold(term.value) AS folded
@@ -128,7 +134,7 @@ async def match_exercise(
     session: AsyncSession, user_id: uuid.UUID, text: str, *, locale: str
 ) -> ExerciseMatch:
     """The exercise ``text`` names for this user (one statement; see the module's rule)."""
-    wanted = " ".join(text.split())[:MAX_QUERY_LENGTH]
+    wanted = search_text(text)
     if not wanted:
         return ExerciseMatch(chosen=None)
     rows = (
@@ -163,6 +169,11 @@ async def match_exercise(
     if choices and _clear_winner(choices):
         return ExerciseMatch(chosen=choices[0], candidates=choices[:1])
     return ExerciseMatch(chosen=None, candidates=choices[:MAX_CANDIDATES])
+
+
+def search_text(text: str) -> str:
+    """What is searched for: spaces collapsed, cut at MAX_QUERY_LENGTH."""
+    return " ".join(text.split())[:MAX_QUERY_LENGTH]
 
 
 def _clear_winner(choices: list[ExerciseChoice]) -> bool:

@@ -11,15 +11,16 @@ session ("last time: 5 × 5 @ 97.5 kg") and the best estimated 1RM of every set 
 ``user_exercise_map``, active), and the sets must fit how it is measured (below); when either
 fails, the statement writes nothing — not even a new session — and a domain error says why.
 
-``log_typed`` is the handler's single call: it matches the exercise text
-(domain.services.exercise_search) and logs when the match is unambiguous.
+``log_typed`` is the handler's single call. When the text is the exact name or an alias of
+exactly one exercise the user may log (the usual case: the GIN index of
+domain.services.exercise_search), the same statement matches and logs. Otherwise that statement
+writes nothing, and the full match (typos, vague words, a shared alias) picks the exercise or
+returns choices, then ``log_free_text`` logs by id.
 
-Round trips: when the unit of work has not touched the database yet, both statements run on an
-AUTOCOMMIT connection (``session.connection(execution_options={"isolation_level":
-"AUTOCOMMIT"})``): SQLAlchemy's asyncpg adapter then sends no BEGIN (``_start_transaction``
-returns at once) and its commit/rollback are no-ops without a transaction, so matching and
-logging are exactly two round trips, each statement atomic on its own. Inside a transaction
-already open, they simply join it.
+Round trips: when the unit of work has not touched the database yet, the statement runs on the
+session's connection switched to AUTOCOMMIT, through the driver (``domain.db.fetch_statement``):
+no BEGIN, no COMMIT, the statement atomic and durable on its own — a set typed by name is one
+round trip (a typo three). Inside a transaction already open, it simply joins it.
 
 What fits a measurement (``SetsDoNotFit`` otherwise):
 
@@ -38,17 +39,25 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.db import DriverStatement, fetch_statement
 from domain.errors import InvalidInput, NotFound
 from domain.models.enums import ExerciseMeasurement
-from domain.services.exercise_search import USABLE_EXERCISE, ExerciseMatch, match_exercise
+from domain.services.exercise_search import (
+    EXACT_MATCHES,
+    USABLE_EXERCISE,
+    ExerciseChoice,
+    ExerciseMatch,
+    match_exercise,
+    search_text,
+)
 from domain.services.strength import estimated_1rm, estimated_1rm_sql
 from domain.services.training_log import (
     MAX_SETS_PER_SESSION,
@@ -76,6 +85,7 @@ class QuickLogResult:
     exercise_id: uuid.UUID
     exercise_name: str  # in the caller's locale
     measurement: ExerciseMeasurement
+    is_bodyweight: bool  # the exercise's
     sets: list[SetRecord]
     # The sets of this exercise in the most recent earlier session (empty: first time).
     last_time: list[SetRecord]
@@ -112,15 +122,6 @@ class QuickLogOutcome:
     logged: QuickLogResult | None
 
 
-async def fresh_or_current_connection(session: AsyncSession) -> AsyncConnection:
-    """The connection the next statement runs on: AUTOCOMMIT when the unit of work has not
-    begun (no BEGIN/COMMIT round trips; every statement is its own transaction), else the
-    running transaction's. Only for units of work whose writes are each one statement."""
-    if not session.in_transaction() and not isinstance(session.bind, AsyncConnection):
-        return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return await session.connection()
-
-
 async def log_typed(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -130,10 +131,26 @@ async def log_typed(
     now: dt.datetime,
     locale: str,
 ) -> QuickLogOutcome:
-    """Match ``exercise_text`` and, when one exercise is meant, log ``sets`` (two statements,
-    two round trips on a fresh unit of work)."""
-    await fresh_or_current_connection(session)
-    match = await match_exercise(session, user_id, exercise_text, locale=locale)
+    """Log ``sets`` when ``exercise_text`` names one exercise. One statement when it is that
+    exercise's exact name or alias (the usual case); otherwise the full match
+    (domain.services.exercise_search) picks the exercise, or returns choices, and a second
+    statement logs."""
+    wanted = search_text(exercise_text)
+    logged = await _log(
+        session, _LOG_BY_EXACT_NAME, {"text": wanted}, user_id, sets, now=now, locale=locale
+    )
+    if logged is not None:
+        choice = ExerciseChoice(
+            id=logged.exercise_id,
+            name=logged.exercise_name,
+            measurement=logged.measurement,
+            is_bodyweight=logged.is_bodyweight,
+            score=1.0,
+        )
+        return QuickLogOutcome(
+            match=ExerciseMatch(chosen=choice, candidates=[choice]), logged=logged
+        )
+    match = await match_exercise(session, user_id, wanted, locale=locale)
     if match.chosen is None:
         return QuickLogOutcome(match=match, logged=None)
     logged = await log_free_text(session, user_id, match.chosen.id, sets, now=now, locale=locale)
@@ -142,13 +159,18 @@ async def log_typed(
 
 _E1RM = estimated_1rm_sql("ls.load_kg", "ls.reps")
 
-_LOG = text(
-    f"""
-WITH ex AS (
+
+def _log_statement(chosen_exercise: str) -> TextClause:
+    """The logging statement for the exercise ``chosen_exercise`` (SQL: CTEs ending in one
+    named ``chosen``, at most one row) names."""
+    return text(
+        f"""
+WITH {chosen_exercise},
+ex AS (
     SELECT e.id, e.measurement, e.is_bodyweight,
            coalesce(e.name_i18n ->> :locale, e.name_i18n ->> 'en', e.name) AS name
     FROM exercise AS e
-    WHERE e.id = :exercise_id AND {USABLE_EXERCISE}
+    WHERE e.id = (SELECT id FROM chosen) AND {USABLE_EXERCISE}
 ),
 incoming AS (
     SELECT v.*
@@ -220,10 +242,10 @@ previous AS (
            ls.is_bodyweight, ls.duration_seconds, ls.distance_m, ls.rpe, ls.performed_at,
            ls.workout_set_id
     FROM logged_set AS ls
-    WHERE ls.user_id = :user_id AND ls.exercise_id = :exercise_id
+    WHERE ls.user_id = :user_id AND ls.exercise_id = (SELECT id FROM ex)
       AND ls.session_id = (
           SELECT p.session_id FROM logged_set AS p
-          WHERE p.user_id = :user_id AND p.exercise_id = :exercise_id
+          WHERE p.user_id = :user_id AND p.exercise_id = (SELECT id FROM ex)
             AND p.session_id IS DISTINCT FROM (SELECT id FROM existing)
           ORDER BY p.performed_at DESC
           LIMIT 1)
@@ -231,7 +253,7 @@ previous AS (
 best AS (
     SELECT max({_E1RM}) AS e1rm
     FROM logged_set AS ls
-    WHERE ls.user_id = :user_id AND ls.exercise_id = :exercise_id
+    WHERE ls.user_id = :user_id AND ls.exercise_id = (SELECT id FROM ex)
       AND NOT ls.is_warmup AND NOT ls.is_bodyweight
 )
 SELECT 'set' AS kind, i.id, i.session_id, i.set_index, i.reps, i.load_kg, i.added_load_kg,
@@ -246,12 +268,24 @@ SELECT 'previous', p.id, p.session_id, p.set_index, p.reps, p.load_kg, p.added_l
        p.workout_set_id, NULL, NULL, NULL, NULL, NULL
 FROM previous AS p
 UNION ALL
-SELECT 'meta', NULL, (SELECT id FROM target), NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, ex.name, ex.measurement, (SELECT ok FROM fits),
+SELECT 'meta', ex.id, (SELECT id FROM target), NULL, NULL, NULL, NULL, ex.is_bodyweight,
+       NULL, NULL, NULL, NULL, NULL, ex.name, ex.measurement, (SELECT ok FROM fits),
        (SELECT started FROM target), (SELECT e1rm FROM best)
 FROM (SELECT 1) AS one LEFT JOIN ex ON true
 ORDER BY 1, 4, 12
 """
+    )
+
+
+# An exercise chosen by id (a button, a pick: user input, re-checked in ``ex``).
+_LOG_BY_ID = DriverStatement(_log_statement("chosen AS (SELECT CAST(:exercise_id AS uuid) AS id)"))
+# An exercise named by text, when exactly one exercise has that exact name or alias.
+_LOG_BY_EXACT_NAME = DriverStatement(
+    _log_statement(
+        f"""matches AS ({EXACT_MATCHES}
+),
+chosen AS (SELECT id FROM matches WHERE (SELECT count(*) FROM matches) = 1)"""
+    )
 )
 
 
@@ -266,6 +300,25 @@ async def log_free_text(
 ) -> QuickLogResult:
     """Append ``sets`` of one exercise to the user's current session (opened if none), in one
     statement; see the module docstring for what is checked."""
+    result = await _log(
+        session, _LOG_BY_ID, {"exercise_id": exercise_id}, user_id, sets, now=now, locale=locale
+    )
+    if result is None:
+        raise NotFound("no such exercise", exercise_id=str(exercise_id))
+    return result
+
+
+async def _log(
+    session: AsyncSession,
+    statement: DriverStatement,
+    chosen: dict[str, Any],
+    user_id: uuid.UUID,
+    sets: Sequence[SetInput],
+    *,
+    now: dt.datetime,
+    locale: str,
+) -> QuickLogResult | None:
+    """Run a logging statement; None when it chose no exercise (and so wrote nothing)."""
     if now.tzinfo is None:
         raise ValueError("a naive datetime where an instant (UTC) was expected")
     if not sets:
@@ -286,54 +339,56 @@ async def log_free_text(
         )
     }
     params.update(
+        chosen,
         user_id=user_id,
-        exercise_id=exercise_id,
         locale=locale,
         now=now,
         since=now - dt.timedelta(hours=OPEN_SESSION_HOURS),
         count=len(sets),
         max_sets=MAX_SETS_PER_SESSION,
     )
-    connection = await fresh_or_current_connection(session)
-    rows = (await connection.execute(_LOG, params)).all()
-    meta = next(row for row in rows if row.kind == "meta")
-    if meta.name is None:
-        raise NotFound("no such exercise", exercise_id=str(exercise_id))
-    measurement = ExerciseMeasurement(meta.measurement)
-    if not meta.fits:
+    rows = await fetch_statement(session, statement, params)
+    meta = next(row for row in rows if row["kind"] == "meta")
+    name: str | None = meta["name"]
+    if name is None:
+        return None
+    exercise_id: uuid.UUID = meta["id"]
+    measurement = ExerciseMeasurement(meta["measurement"])
+    if not meta["fits"]:
         raise SetsDoNotFit(
             "the sets do not fit how the exercise is measured",
             measurement=measurement.value,
-            exercise=meta.name,
+            exercise=name,
         )
-    if meta.session_id is None:
+    if meta["session_id"] is None:
         raise TooManySets("too many sets in one session", limit=MAX_SETS_PER_SESSION)
 
-    def record(row: Any) -> SetRecord:
+    def record(row: Mapping[str, Any]) -> SetRecord:
         return SetRecord(
-            id=row.id,
-            session_id=row.session_id,
+            id=row["id"],
+            session_id=row["session_id"],
             exercise_id=exercise_id,
-            exercise_name=meta.name,
-            set_index=row.set_index,
-            reps=row.reps,
-            load_kg=row.load_kg,
-            added_load_kg=row.added_load_kg,
-            is_bodyweight=row.is_bodyweight,
-            duration_seconds=row.duration_seconds,
-            distance_m=row.distance_m,
-            rpe=row.rpe,
-            performed_at=row.performed_at,
-            workout_set_id=row.workout_set_id,
+            exercise_name=name,
+            set_index=row["set_index"],
+            reps=row["reps"],
+            load_kg=row["load_kg"],
+            added_load_kg=row["added_load_kg"],
+            is_bodyweight=row["is_bodyweight"],
+            duration_seconds=row["duration_seconds"],
+            distance_m=row["distance_m"],
+            rpe=row["rpe"],
+            performed_at=row["performed_at"],
+            workout_set_id=row["workout_set_id"],
         )
 
     return QuickLogResult(
-        session_id=meta.session_id,
-        session_started=bool(meta.started),
+        session_id=meta["session_id"],
+        session_started=bool(meta["started"]),
         exercise_id=exercise_id,
-        exercise_name=meta.name,
+        exercise_name=name,
         measurement=measurement,
-        sets=[record(row) for row in rows if row.kind == "set"],
-        last_time=[record(row) for row in rows if row.kind == "previous"],
-        previous_best_e1rm_kg=meta.best_e1rm,
+        is_bodyweight=bool(meta["is_bodyweight"]),
+        sets=[record(row) for row in rows if row["kind"] == "set"],
+        last_time=[record(row) for row in rows if row["kind"] == "previous"],
+        previous_best_e1rm_kg=meta["best_e1rm"],
     )

@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Exists
 
 from domain.config import SUPPORTED_LOCALES
+from domain.db import DriverStatement
 from domain.errors import InvalidInput
 from domain.models.access import Role
 from domain.models.institution import InstitutionMember, InstitutionMemberRole
@@ -148,22 +148,8 @@ _CLAIM_AND_SENDER = (
 )
 
 
-class _Compiled:
-    """A statement compiled once for asyncpg, run on the driver connection: on the path of
-    every update, SQLAlchemy's per-execution work costs more than the query itself."""
-
-    def __init__(self, statement: Any) -> None:
-        compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
-        self.sql = str(compiled)
-        self.names = tuple(compiled.positiontup or ())
-        self.defaults = dict(compiled.params)
-
-    def arguments(self, values: dict[str, Any]) -> list[Any]:
-        return [values[name] if name in values else self.defaults[name] for name in self.names]
-
-
-_CLAIM_ONLY_SQL = _Compiled(_CLAIM_ONLY)
-_CLAIM_AND_SENDER_SQL = _Compiled(_CLAIM_AND_SENDER)
+_CLAIM_ONLY_SQL = DriverStatement(_CLAIM_ONLY)
+_CLAIM_AND_SENDER_SQL = DriverStatement(_CLAIM_AND_SENDER)
 
 
 @dataclass(frozen=True, slots=True)

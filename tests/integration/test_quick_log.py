@@ -285,6 +285,39 @@ async def test_log_typed_logs_a_clear_name_and_returns_choices_otherwise(
     assert await counts(session, user.id) == (1, 5)
 
 
+async def test_a_name_two_exercises_share_exactly_is_a_choice_and_writes_nothing(
+    session: AsyncSession,
+) -> None:
+    ann = await make_user(session, first_name="Ann")
+    template = await session.get(Exercise, await exercise_id(session, "back_squat"))
+    assert template is not None
+    # Ann's own exercise with "squat" as an alias: the catalogue's Back Squat has it too.
+    own = Exercise(
+        owner_id=ann.id,
+        name="Box Squat",
+        description="mine",
+        instructions="do it",
+        aliases={"en": ["squat"]},
+        difficulty_level_id=template.difficulty_level_id,
+        visibility_id=template.visibility_id,
+    )
+    session.add(own)
+    await session.flush()
+    outcome = await log_typed(
+        session, ann.id, "Squat", sets_of("squat 5x5 100"), now=NOW, locale="en"
+    )
+    assert outcome.logged is None
+    assert {choice.id for choice in outcome.match.candidates} == {template.id, own.id}
+    assert await counts(session, ann.id) == (0, 0)
+    # Someone else does not see Ann's exercise: for them the alias is Back Squat's alone.
+    bob = await make_user(session, first_name="Bob")
+    theirs = await log_typed(
+        session, bob.id, "Squat", sets_of("squat 5x5 100"), now=NOW, locale="en"
+    )
+    assert theirs.logged is not None
+    assert theirs.logged.exercise_id == template.id
+
+
 # --------------------------------------------------------------------------------------------
 # Autocommit and round trips, on a database of this module's own (these commit)
 # --------------------------------------------------------------------------------------------
@@ -316,7 +349,7 @@ async def counted(own_url: URL) -> AsyncIterator[tuple[RoundTripCounter, AsyncEn
             await engine.dispose()
 
 
-async def test_match_and_log_are_two_round_trips_and_commit_on_their_own(
+async def test_an_exact_name_is_one_round_trip_a_typo_three_and_each_commits_on_its_own(
     counted: tuple[RoundTripCounter, AsyncEngine],
 ) -> None:
     counter, engine = counted
@@ -336,8 +369,20 @@ async def test_match_and_log_are_two_round_trips_and_commit_on_their_own(
         if session.in_transaction():
             await session.commit()
     assert outcome.logged is not None
-    assert counter.round_trips - before == 2
+    # Matched by the exact alias and logged in the same statement.
+    assert counter.round_trips - before == 1
     assert [one.set_index for one in outcome.logged.sets] == [5, 6, 7, 8, 9]
+    assert outcome.match.chosen is not None
+    assert outcome.match.chosen.id == squat
+
+    # A typo misses the exact path (which writes nothing), is matched near, then logged.
+    before = counter.round_trips
+    async with factory() as session:
+        typo = await log_typed(session, user.id, "sqaut", sets, now=NOW, locale="en")
+    assert typo.logged is not None
+    assert typo.logged.exercise_id == squat
+    assert counter.round_trips - before == 3
+    assert [one.set_index for one in typo.logged.sets] == [10, 11, 12, 13, 14]
 
     # Committed without a COMMIT: another connection sees the sets.
     async with factory() as session:
@@ -348,7 +393,7 @@ async def test_match_and_log_are_two_round_trips_and_commit_on_their_own(
                 LoggedSet.session_id == outcome.logged.session_id, LoggedSet.exercise_id == squat
             )
         )
-    assert stored == 10
+    assert stored == 15
 
     # Inside a running transaction the statement joins it (and rolls back with it).
     async with factory() as session:
@@ -359,4 +404,4 @@ async def test_match_and_log_are_two_round_trips_and_commit_on_their_own(
         stored = await session.scalar(
             select(func.count()).select_from(LoggedSet).where(LoggedSet.user_id == user.id)
         )
-    assert stored == 10
+    assert stored == 15
