@@ -166,7 +166,8 @@ def gate_routers(root: Router) -> int:
     for router in _feature_routers(root):
         observer = router.message
         # An outer middleware runs even when no handler matches: such a router is not gated.
-        if not observer.handlers or observer.outer_middleware:
+        # A router without message handlers gets a gate that admits nothing.
+        if observer.outer_middleware:
             continue
         router.message_gate = message_gate(observer.handlers)
         gated += router.message_gate is not None

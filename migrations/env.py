@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection, make_url
 
 import domain.models  # noqa: F401  (registers every table on the metadata)
-from domain.models.base import Base
+from domain.models.base import Base, compared_by_autogenerate
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -18,18 +18,13 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    # Tables created outside our models (none today) would be listed here.
-    return True
-
-
 def configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
         url=url,
         target_metadata=target_metadata,
         compare_type=True,
-        include_object=include_object,
+        include_object=compared_by_autogenerate,
         render_as_batch=False,
         literal_binds=connection is None,
     )

@@ -30,6 +30,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domain.models.base import Base, CreatedAt, Timestamps, UUIDPk, str_enum
 
+# Pure arithmetic (no database, no services): the e1RM expression the best-e1RM index holds.
+from domain.services.strength import estimated_1rm_sql
+
 
 class TrainingSessionSource(enum.StrEnum):
     FREE_TEXT = "FREE_TEXT"  # typed in chat ("3x8 @ 60kg rpe 8")
@@ -131,4 +134,17 @@ Index(
     LoggedSet.user_id,
     LoggedSet.exercise_id,
     LoggedSet.performed_at.desc(),
+)
+
+# The best estimated 1RM of a user on an exercise, the baseline of every "new best" (the
+# free-text reply, PRs): max() of this expression becomes a descent to the index's last entry
+# instead of a walk through the whole history (4 ms for three years of squats, growing).
+# The expression and the predicate must stay those of the queries (strength.estimated_1rm_sql
+# on load_kg and reps; work sets with an external load): tests check the plan.
+Index(
+    "ix_logged_set_best_e1rm",
+    LoggedSet.user_id,
+    LoggedSet.exercise_id,
+    text(estimated_1rm_sql("load_kg", "reps")),
+    postgresql_where=text("NOT is_warmup AND NOT is_bodyweight"),
 )

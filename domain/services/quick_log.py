@@ -308,23 +308,16 @@ async def log_free_text(
     return result
 
 
-async def _log(
-    session: AsyncSession,
-    statement: DriverStatement,
-    chosen: dict[str, Any],
+def log_values(
     user_id: uuid.UUID,
     sets: Sequence[SetInput],
     *,
     now: dt.datetime,
     locale: str,
-) -> QuickLogResult | None:
-    """Run a logging statement; None when it chose no exercise (and so wrote nothing)."""
-    if now.tzinfo is None:
-        raise ValueError("a naive datetime where an instant (UTC) was expected")
-    if not sets:
-        raise InvalidInput("no set to log")
-    if len(sets) > MAX_SETS_PER_SESSION:
-        raise TooManySets("too many sets in one session", limit=MAX_SETS_PER_SESSION)
+    **chosen: Any,
+) -> dict[str, Any]:
+    """The bind values of a logging statement: the sets column by column (unnested in SQL),
+    the user, the instant, and what chooses the exercise (``exercise_id=`` or ``text=``)."""
     values = [one.values() for one in sets]
     params: dict[str, Any] = {
         column: [value[column] for value in values]
@@ -347,6 +340,27 @@ async def _log(
         count=len(sets),
         max_sets=MAX_SETS_PER_SESSION,
     )
+    return params
+
+
+async def _log(
+    session: AsyncSession,
+    statement: DriverStatement,
+    chosen: dict[str, Any],
+    user_id: uuid.UUID,
+    sets: Sequence[SetInput],
+    *,
+    now: dt.datetime,
+    locale: str,
+) -> QuickLogResult | None:
+    """Run a logging statement; None when it chose no exercise (and so wrote nothing)."""
+    if now.tzinfo is None:
+        raise ValueError("a naive datetime where an instant (UTC) was expected")
+    if not sets:
+        raise InvalidInput("no set to log")
+    if len(sets) > MAX_SETS_PER_SESSION:
+        raise TooManySets("too many sets in one session", limit=MAX_SETS_PER_SESSION)
+    params = log_values(user_id, sets, now=now, locale=locale, **chosen)
     rows = await fetch_statement(session, statement, params)
     meta = next(row for row in rows if row["kind"] == "meta")
     name: str | None = meta["name"]

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -25,7 +25,14 @@ from domain.models.training_log import LoggedSet, TrainingSession, TrainingSessi
 from domain.parsing import parse_log
 from domain.parsing.model import Unit
 from domain.reference.loader import load_reference_data
-from domain.services.quick_log import SetsDoNotFit, log_free_text, log_typed
+from domain.services.quick_log import (
+    _LOG_BY_ID,
+    SetsDoNotFit,
+    log_free_text,
+    log_typed,
+    log_values,
+)
+from domain.services.strength import estimated_1rm
 from domain.services.training_log import OPEN_SESSION_HOURS, SetInput
 from tests.conftest import DatabaseFactory
 from tests.factories import exercise_id, make_user
@@ -316,6 +323,39 @@ async def test_a_name_two_exercises_share_exactly_is_a_choice_and_writes_nothing
     )
     assert theirs.logged is not None
     assert theirs.logged.exercise_id == template.id
+
+
+async def test_the_best_e1rm_so_far_is_read_from_its_index_not_the_whole_history(
+    session: AsyncSession,
+) -> None:
+    """The statement's best-e1RM expression and predicate are those of
+    ix_logged_set_best_e1rm (migration 0009): change one without the other and the free-text
+    reply walks the athlete's whole history again."""
+    user = await make_user(session)
+    first = await log_typed(
+        session, user.id, "squat", sets_of("squat 3x5 100"), now=NOW, locale="en"
+    )
+    assert first.logged is not None
+    assert first.logged.previous_best_e1rm_kg is None
+    later = NOW + dt.timedelta(days=2)
+    second = await log_typed(
+        session, user.id, "squat", sets_of("squat 1x3 110"), now=later, locale="en"
+    )
+    assert second.logged is not None
+    assert second.logged.previous_best_e1rm_kg is not None
+    expected = estimated_1rm(Decimal(100), 5)
+    assert expected is not None
+    assert round(second.logged.previous_best_e1rm_kg, 6) == round(expected, 6)
+    # Only the index can answer now: the plan must descend it (Limit over a backward scan).
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    statement = _LOG_BY_ID.statement
+    squat = await exercise_id(session, "back_squat")
+    values = log_values(
+        user.id, sets_of("squat 1x5 100"), now=later, locale="en", exercise_id=squat
+    )
+    plan = "\n".join((await session.execute(text(f"EXPLAIN {statement.text}"), values)).scalars())
+    assert "Index Scan Backward using ix_logged_set_best_e1rm" in plan, plan
 
 
 # --------------------------------------------------------------------------------------------
