@@ -129,6 +129,12 @@ class Roster(CallbackData, prefix="clr"):
 
 class InviteNew(CallbackData, prefix="cin"):
     preset: str = "all"  # "all" | "prog": log and programs only
+    # The institution the client joins: its short id; INDEPENDENT: none; "": the coach's only
+    # one (a coach in several chooses first).
+    i: str = ""
+
+
+INDEPENDENT = "-"
 
 
 class ConsentAnswer(CallbackData, prefix="ccn"):
@@ -545,14 +551,46 @@ def router() -> Router:
             await message.answer("\n".join(lines), reply_markup=inline(rows))
 
     async def send_link(
-        message: Message, session: AsyncSession, user: UserContext, preset: str
+        message: Message, session: AsyncSession, user: UserContext, choice: InviteNew
     ) -> None:
-        scope = ("logs", "programs") if preset == "prog" else None
+        scope = ("logs", "programs") if choice.preset == "prog" else None
         if not await coaching.may_invite_clients(session, user.user_id):
             await message.answer(_(NOT_A_COACH))
             return
+        institution_id = None
+        if choice.i and choice.i != INDEPENDENT:
+            institution_id = parse_short_id(choice.i)
+            if institution_id is None:  # tampered with
+                await message.answer(_("Sorry, you are not allowed to do that."))
+                return
+        elif not choice.i:
+            institutions = await coaching.coach_institutions(session, user.user_id)
+            if len(institutions) > 1:
+                await message.answer(
+                    _("Which of your institutions will this client join?"),
+                    reply_markup=inline(
+                        [
+                            *(
+                                [(name, InviteNew(preset=choice.preset, i=short_id(found)))]
+                                for found, name in institutions
+                            ),
+                            [
+                                (
+                                    _("None: I coach them on my own"),
+                                    InviteNew(preset=choice.preset, i=INDEPENDENT),
+                                )
+                            ],
+                        ]
+                    ),
+                )
+                return
+        # Not one of the coach's institutions (a forged id): NotAllowed, answered and recorded.
         link = await coaching.create_client_link(
-            session, coach_id=user.user_id, now=current_instant(), scope=scope
+            session,
+            coach_id=user.user_id,
+            now=current_instant(),
+            scope=scope,
+            institution_id=institution_id,
         )
         assert message.bot is not None
         url = deep_link((await message.bot.me()).username, LinkKind.CLIENT, link.token)
@@ -576,12 +614,12 @@ def router() -> Router:
         rows: list[list[InlineKeyboardButton]] = []
         if url.startswith("http"):
             rows.append([InlineKeyboardButton(text=_("🔗 Open the link"), url=url)])
-        if preset != "prog":
+        if choice.preset != "prog":
             rows.append(
                 [
                     InlineKeyboardButton(
                         text=_("Ask only for the log and programs"),
-                        callback_data=InviteNew(preset="prog").pack(),
+                        callback_data=InviteNew(preset="prog", i=choice.i).pack(),
                     )
                 ]
             )
@@ -613,14 +651,14 @@ def router() -> Router:
         message: Message, state: FSMContext, session: AsyncSession, user: UserContext
     ) -> None:
         await state.clear()
-        await send_link(message, session, user, "all")
+        await send_link(message, session, user, InviteNew())
 
     @router.callback_query(InviteNew.filter())
     async def invite_button(
         query: CallbackQuery, callback_data: InviteNew, session: AsyncSession, user: UserContext
     ) -> None:
         await query.answer()
-        await send_link(screen_message(query), session, user, callback_data.preset)
+        await send_link(screen_message(query), session, user, callback_data)
 
     # --- the athlete's side -------------------------------------------------------------
 

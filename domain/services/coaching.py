@@ -154,7 +154,11 @@ async def _relation_type(session: AsyncSession, user_id: uuid.UUID) -> Professio
     return ProfessionalRelationType.COACH
 
 
-async def _memberships(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+async def coach_institutions(
+    session: AsyncSession, user_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    """The active institutions ``user_id`` is an active member of (id, name), by name: those a
+    client link may make the client a customer of."""
     rows = await session.execute(
         select(Institution.id, Institution.name)
         .join(InstitutionMember, InstitutionMember.institution_id == Institution.id)
@@ -199,7 +203,7 @@ async def create_client_link(
     unknown = set(scope or ()) - set(CONSENT_KEYS)
     if not asked or unknown:
         raise InvalidInput("unknown or empty consent scope", rule="scope", unknown=sorted(unknown))
-    institutions = await _memberships(session, coach_id)
+    institutions = await coach_institutions(session, coach_id)
     institution: tuple[uuid.UUID, str] | None = None
     if institution_id is not None:
         institution = next((found for found in institutions if found[0] == institution_id), None)

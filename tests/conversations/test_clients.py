@@ -225,3 +225,63 @@ async def test_a_declined_link_and_refused_links(harness: Harness) -> None:
     assert status is ProfessionalRelationStatus.DECLINED
     replies = await bo.send("/clients")
     assert "You have no coach yet" in replies[-1].text
+
+
+async def test_a_coach_in_two_institutions_chooses_which_one_the_client_joins(
+    harness: Harness,
+) -> None:
+    from bot.handlers.clients import InviteNew
+    from domain.models.institution import InstitutionCustomer
+    from domain.services.institutions import create_institution
+
+    nadia = harness.user("nadia")
+    tom = harness.user("tom")
+    eve = harness.user("eve")
+    await nadia.send("/clients")
+    await eve.send("/clients")
+    nadia_id = await harness.grant_role(nadia, "COACH")
+    eve_id = await harness.grant_role(eve, "COACH")
+    async with harness.session_factory() as session, session.begin():
+        north = await create_institution(session, nadia_id, "North Gym")
+        await create_institution(session, nadia_id, "South Clinic")
+        elsewhere = await create_institution(session, eve_id, "Eve's Studio")
+
+    replies = await nadia.send("/invite")
+    assert "Which of your institutions will this client join?" in replies[-1].text
+    assert replies[-1].labels() == ["North Gym", "South Clinic", "None: I coach them on my own"]
+    # A forged choice: an institution Nadia is not a member of. Refused, no link made.
+    replies = await nadia.press_data(InviteNew(i=short_id(elsewhere)).pack())
+    assert "not allowed" in replies[-1].text
+    replies = await nadia.press_data(InviteNew(i="tampered").pack())
+    assert "not allowed" in replies[-1].text
+    async with harness.session_factory() as session:
+        made = await session.scalar(
+            select(ProfessionalClientRelation.id).where(
+                ProfessionalClientRelation.professional_id == nadia_id
+            )
+        )
+    assert made is None
+
+    replies = await nadia.tap("North Gym")
+    assert "They will also become a customer of North Gym." in replies[-1].text
+    # Narrowing the consent keeps the institution chosen.
+    replies = await nadia.tap("Ask only for the log and programs")
+    link = replies[-1].text
+    assert "They will also become a customer of North Gym." in link
+    found = LINK.search(link)
+    assert found is not None
+    replies = await tom.open_link("cli_" + found.group(1))
+    assert "North Gym" in replies[-1].text
+    await tom.tap("✅ Accept")
+    tom_id = await harness.user_id(tom)
+    async with harness.session_factory() as session:
+        joined = await session.scalar(
+            select(InstitutionCustomer.institution_id).where(InstitutionCustomer.user_id == tom_id)
+        )
+    assert joined == north
+
+    # On their own: no institution in the link.
+    await nadia.send("/invite")
+    replies = await nadia.tap("None: I coach them on my own")
+    assert "Send this link to your athlete" in replies[-1].text
+    assert "customer of" not in replies[-1].text
