@@ -50,6 +50,7 @@ from domain.services.program_library import (
     workout_detail,
 )
 from domain.services.strength import WeightUnit
+from domain.services.tempo import tempo_text
 from domain.services.users import UserContext, role_codes
 
 COMMANDS = (CommandInfo("programs", N_("the program library and the workout builder"), order=30),)
@@ -84,6 +85,10 @@ PROBLEMS = {
     "rpe": N_("RPE goes from 1 to 10, in half steps."),
     "rest": N_("The rest must be between 0 and 30 minutes."),
     "duration": N_("A timed set lasts between 1 second and 2 hours."),
+    "tempo": N_(
+        "A tempo has 2 to 4 phases, each 0 to 60 seconds or X (as fast as possible),"
+        " for example tempo 3-1-X-0."
+    ),
     "length": N_("Please send a length in days (1 to 3660) or weeks, for example 28 or 4w."),
     "day": N_("Please send a day number, for example 3."),
     "empty": N_("Add at least one exercise first."),
@@ -432,13 +437,15 @@ def prescription_text(name: str, plan: Prescription, unit: WeightUnit) -> str:
         text += " @ " + load_text(plan.load_kg, unit)
     if plan.rpe is not None:
         text += " · " + _("RPE {value}").format(value=f"{plan.rpe.normalize():f}")
+    if plan.tempo:
+        text += " · " + _("tempo {tempo}").format(tempo=tempo_text(plan.tempo))
     text += " · " + _("rest {duration}").format(duration=clock_text(plan.rest_seconds))
     return text
 
 
 EXAMPLE = N_(
     "Sets × reps, load and rest, for example 4x8 60kg rest 90"
-    " (or 3x8-12 @ 40 rpe 8, 3x45s rest 30, 5x5 bw)."
+    " (or 3x8-12 @ 40 rpe 8, 3x45s rest 30, 5x5 bw, 5x5 100 tempo 3-1-X-0)."
 )
 
 

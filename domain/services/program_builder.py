@@ -33,6 +33,7 @@ from domain.services.exercise_search import usable_exercise
 from domain.services.program_library import program_schedule_id
 from domain.services.program_versions import publish
 from domain.services.strength import WeightUnit, from_unit
+from domain.services.tempo import Phase, parse_tempo, tempo_rows, tempo_text, tempo_type_ids
 from domain.services.workout_duration import recompute
 
 MAX_NAME_LENGTH = 50
@@ -59,7 +60,8 @@ class InvalidBuild(InvalidInput):
 
 
 # --------------------------------------------------------------------------------------------
-# The prescription: "4x8 60kg rest 90", "3x8-12 @ 40 rpe 8 rest 2m", "3x45s rest 30", "5x5 bw"
+# The prescription: "4x8 60kg rest 90", "3x8-12 @ 40 rpe 8 rest 2m", "3x45s rest 30", "5x5 bw",
+# "5x5 100 tempo 3-1-X-0"
 # --------------------------------------------------------------------------------------------
 
 
@@ -72,6 +74,7 @@ class Prescription:
     rpe: Decimal | None = None
     duration_seconds: int | None = None
     rest_seconds: int = DEFAULT_REST_SECONDS
+    tempo: tuple[Phase, ...] = ()
 
 
 _NUMBER = r"\d+(?:[.,]\d+)?"
@@ -80,6 +83,7 @@ _REST = re.compile(
     r"(?P<unit>s|sec|secs|m|min|mins|с|сек|мин)?(?=\s|$)",
     re.IGNORECASE,
 )
+_TEMPO = re.compile(r"(?:^|\s)(?:tempo|темп)\s*[:=]?\s*(?P<value>\S+)(?=\s|$)", re.IGNORECASE)
 _RPE = re.compile(rf"(?:^|\s)(?:rpe|@rpe)\s*(?P<value>{_NUMBER})(?=\s|$)", re.IGNORECASE)
 _HEAD = re.compile(
     r"^\s*(?P<sets>\d{1,3})\s*[x×х*]\s*(?P<first>\d{1,4})"
@@ -101,7 +105,15 @@ def _decimal(raw: str) -> Decimal:
 
 def parse_prescription(text: str, *, unit: WeightUnit) -> Prescription:
     """A typed prescription, or InvalidBuild (problem: format, sets, reps, range, load, rpe,
-    rest, duration)."""
+    rest, duration, tempo)."""
+    tempo: tuple[Phase, ...] = ()
+    found_tempo = _TEMPO.search(text)
+    if found_tempo is not None:
+        try:
+            tempo = parse_tempo(found_tempo.group("value"))
+        except InvalidInput:
+            raise InvalidBuild("bad tempo", problem="tempo") from None
+        text = text[: found_tempo.start()] + " " + text[found_tempo.end() :]
     rest_seconds = DEFAULT_REST_SECONDS
     rest = _REST.search(text)
     if rest is not None:
@@ -174,6 +186,7 @@ def parse_prescription(text: str, *, unit: WeightUnit) -> Prescription:
         rpe=rpe,
         duration_seconds=duration,
         rest_seconds=rest_seconds,
+        tempo=tempo,
     )
 
 
@@ -187,6 +200,7 @@ def prescription_to_data(item: Prescription) -> dict[str, object]:
         "e": None if item.rpe is None else str(item.rpe),
         "d": item.duration_seconds,
         "rest": item.rest_seconds,
+        "t": tempo_text(item.tempo) if item.tempo else None,
     }
 
 
@@ -207,6 +221,7 @@ def prescription_from_data(data: dict[str, object]) -> Prescription:
         rpe=decimal("e"),
         duration_seconds=number("d"),
         rest_seconds=int(str(data.get("rest", DEFAULT_REST_SECONDS))),
+        tempo=parse_tempo(str(data["t"])) if data.get("t") else (),
     )
 
 
@@ -493,6 +508,7 @@ async def save_workout(
     )
     session.add(workout)
     await session.flush()
+    type_ids = await tempo_type_ids(session) if any(i.prescription.tempo for i in items) else {}
     for order, item in enumerate(items):
         plan = item.prescription
         workout_set = WorkoutSet(
@@ -509,14 +525,16 @@ async def save_workout(
         )
         session.add(workout_set)
         await session.flush()
-        session.add(
-            ExerciseInstruction(
-                workout_set_id=workout_set.id,
-                exercise_id=item.exercise_id,
-                rest_between_seconds=0,
-                order_index=0,
-            )
+        instruction = ExerciseInstruction(
+            workout_set_id=workout_set.id,
+            exercise_id=item.exercise_id,
+            rest_between_seconds=0,
+            order_index=0,
         )
+        session.add(instruction)
+        if plan.tempo:
+            await session.flush()
+            session.add_all(tempo_rows(instruction.id, plan.tempo, type_ids))
     await session.flush()
     next_order = await session.scalar(
         select(func.coalesce(func.max(ScheduleWorkout.order_index) + 1, 0)).where(

@@ -156,11 +156,12 @@ async def test_builder_happy_path_and_wrong_inputs(harness: Harness) -> None:
         ("4x8 1200kg", "The load must be between 0 and 1000 kg."),
         ("4x12-8", "A rep range goes from the lower"),
         ("4x8 rpe 12", "RPE goes from 1 to 10"),
+        ("4x8 tempo 3-1-1-1-1", "A tempo has 2 to 4 phases"),
     ):
         replies = await chat.send(wrong)
         assert replies[-1].text.startswith(answer), (wrong, replies[-1].text)
-    replies = await chat.send("4x8 40kg rest 90")
-    assert "Added: Landmine Press 4 × 8 @ 40 kg · rest 1:30." in replies[-1].text
+    replies = await chat.send("4x8 40kg rest 90 tempo 3-1-X-0")
+    assert "Added: Landmine Press 4 × 8 @ 40 kg · tempo 3-1-X-0 · rest 1:30." in replies[-1].text
     assert "1 exercise so far." in replies[-1].text
     replies = await chat.send("plank")
     replies = await chat.send("3x45s rest 30")
@@ -211,7 +212,7 @@ async def test_builder_happy_path_and_wrong_inputs(harness: Harness) -> None:
         assert duration.total_seconds > 0
 
     replies = await chat.tap("🏋️ Open the workout")
-    assert "1. Landmine Press — 4 × 8 @ 40 kg · rest 1:30" in replies[-1].text
+    assert "1. Landmine Press — 4 × 8 @ 40 kg · tempo 3-1-X-0 · rest 1:30" in replies[-1].text
     assert "2. Plank — 3 × 0:45 · rest 0:30" in replies[-1].text
 
     # Another workout on the same program, chosen from my programs; a taken name refused.

@@ -39,6 +39,7 @@ from domain.services.program_builder import (
 )
 from domain.services.program_versions import current_schedule_id, publish
 from domain.services.strength import WeightUnit
+from domain.services.tempo import parse_tempo, tempo_texts
 from tests.factories import SetSpec, exercise_id, make_user, make_workout
 from tests.integration.test_program_library import program
 
@@ -62,6 +63,11 @@ KG = WeightUnit.KG
         ("5×5 100,5 кг отдых 3 мин", Prescription(5, 5, None, Decimal("100.50"), None, None, 180)),
         ("3x8 rpe 7.5", Prescription(3, 8, None, None, Decimal("7.5"), None, 90)),
         ("4x6 225lb", Prescription(4, 6, None, Decimal("102.06"), None, None, 90)),
+        (
+            "5x5 100 tempo 3-1-X-0 rest 2m",
+            Prescription(5, 5, None, Decimal("100.00"), None, None, 120, parse_tempo("3-1-X-0")),
+        ),
+        ("3x8 темп 4-0-1", Prescription(3, 8, None, None, None, None, 90, parse_tempo("4-0-1"))),
     ],
 )
 def test_prescriptions_people_type(text: str, expected: Prescription) -> None:
@@ -91,6 +97,9 @@ def test_a_bare_load_is_in_the_persons_unit() -> None:
         ("4x8 rest 1.5", "rest"),
         ("3x0s", "duration"),
         ("3x30-40s", "format"),
+        ("4x8 tempo fast", "tempo"),
+        ("4x8 tempo 3-1-1-1-1", "tempo"),
+        ("4x8 tempo 90-1", "tempo"),
     ],
 )
 def test_wrong_prescriptions_say_why(text: str, problem: str) -> None:
@@ -122,7 +131,7 @@ async def items(session: AsyncSession) -> list[BuiltItem]:
     return [
         BuiltItem(
             await exercise_id(session, "back_squat"),
-            parse_prescription("4x8 60kg rest 90", unit=KG),
+            parse_prescription("4x8 60kg rest 90 tempo 3-1-X-0", unit=KG),
         ),
         BuiltItem(
             await exercise_id(session, "plank"), parse_prescription("3x45s rest 30", unit=KG)
@@ -167,14 +176,17 @@ async def test_save_into_a_new_program(session: AsyncSession) -> None:
         (3, None, None, 30),
     ]
     assert sets[1].target_duration_seconds == 45
-    assert (
-        await count(
-            session,
-            ExerciseInstruction,
-            ExerciseInstruction.workout_set_id.in_([s.id for s in sets]),
+    instructions = (
+        await session.scalars(
+            select(ExerciseInstruction.id)
+            .join(WorkoutSet, WorkoutSet.id == ExerciseInstruction.workout_set_id)
+            .where(WorkoutSet.workout_id == workout.id)
+            .order_by(WorkoutSet.order_index)
         )
-        == 2
-    )
+    ).all()
+    assert len(instructions) == 2
+    # The squat's tempo is stored as TEMPO rows (the plank has none).
+    assert await tempo_texts(session, instructions) == {instructions[0]: "3-1-X-0"}
     slot = (
         await session.execute(
             select(ScheduleWorkout.day_number, ScheduleWorkout.order_index).where(
