@@ -44,7 +44,7 @@ from bot.i18n import N_, CatalogI18n, _, ngettext
 from bot.keyboards import NOT_A_COMMAND, inline, parse_short_id, screen_message, short_id
 from bot.router_gates import FeatureRouter
 from bot.units import user_unit
-from domain.errors import Conflict, InvalidInput
+from domain.errors import Conflict, InvalidInput, NotAllowed
 from domain.models.user import ProfessionalRelationType, ScheduleOverrideAction
 from domain.services import coaching, compliance
 from domain.services.charts import progress_charts
@@ -560,9 +560,8 @@ def router() -> Router:
         institution_id = None
         if choice.i and choice.i != INDEPENDENT:
             institution_id = parse_short_id(choice.i)
-            if institution_id is None:  # tampered with
-                await message.answer(_("Sorry, you are not allowed to do that."))
-                return
+            if institution_id is None:
+                raise NotAllowed("a tampered institution id", rule="not_member")
         elif not choice.i:
             institutions = await coaching.coach_institutions(session, user.user_id)
             if len(institutions) > 1:
@@ -584,7 +583,8 @@ def router() -> Router:
                     ),
                 )
                 return
-        # Not one of the coach's institutions (a forged id): NotAllowed, answered and recorded.
+        # Not one of the coach's institutions (a forged or tampered id): NotAllowed, answered
+        # and recorded by the error middleware.
         link = await coaching.create_client_link(
             session,
             coach_id=user.user_id,
